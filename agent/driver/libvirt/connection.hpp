@@ -1,0 +1,43 @@
+#pragma once
+// An owned libvirt connection and the host facts read through it. Calls block: run them on the
+// agent's hypervisor thread, never on an I/O thread. Errors carry libvirt's own message.
+#include <libvirt/libvirt.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace vpsfleet::agent::libvirt {
+
+struct libvirt_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct host_facts {
+    std::string hostname;
+    std::string cpu_model;
+    unsigned cpus = 0;
+    unsigned cpu_mhz = 0;
+    std::uint64_t memory_bytes = 0;
+    std::map<std::string, unsigned> domains_by_state;  // "running", "shutoff", ...
+};
+
+class connection {
+  public:
+    // Opens the URI; throws libvirt_error with libvirt's message.
+    explicit connection(const std::string& uri);
+    bool alive() const;
+    host_facts facts() const;
+
+  private:
+    struct closer {
+        void operator()(virConnectPtr c) const { virConnectClose(c); }
+    };
+    std::unique_ptr<virConnect, closer> conn_;
+};
+
+std::string domain_state_name(int state);
+
+}  // namespace vpsfleet::agent::libvirt

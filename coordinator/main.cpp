@@ -1,0 +1,171 @@
+// vpsfleet-coordinator: the control plane daemon and its administrative subcommands.
+#include "common/build_info.hpp"
+#include "common/daemon.hpp"
+#include "common/log.hpp"
+#include "coordinator/auth/first_admin.hpp"
+#include "coordinator/config.hpp"
+#include "coordinator/service.hpp"
+#include "coordinator/store/migrations.hpp"
+
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace vpsfleet;
+
+constexpr const char* k_usage = R"(usage:
+  vpsfleet-coordinator [--config PATH]            run the coordinator
+  vpsfleet-coordinator check-config [--config PATH]
+  vpsfleet-coordinator migrate [--config PATH]    apply database migrations and exit
+  vpsfleet-coordinator create-admin --email EMAIL [--credentials-file PATH] [--config PATH]
+                                                  create the first admin with a generated password
+  vpsfleet-coordinator --version
+The default configuration file is /etc/vpsfleet/coordinator.yaml.
+)";
+
+struct command_line {
+    std::string command = "run";
+    std::map<std::string, std::string> options;
+};
+
+// Parses "[command] --key value ..."; unknown options are rejected by the caller.
+bool parse(int argc, char** argv, command_line& out) {
+    int i = 1;
+    if (i < argc && argv[i][0] != '-') out.command = argv[i++];
+    for (; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--version" || arg == "--help") {
+            out.options[arg] = "";
+            continue;
+        }
+        if (!arg.starts_with("--") || i + 1 >= argc) return false;
+        out.options[arg] = argv[++i];
+    }
+    return true;
+}
+
+bool only_known(const command_line& cl, const std::vector<std::string>& allowed) {
+    for (const auto& [key, value] : cl.options) {
+        if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+            std::cerr << "vpsfleet-coordinator: unknown option " << key << " for '" << cl.command
+                      << "'\n"
+                      << k_usage;
+            return false;
+        }
+    }
+    return true;
+}
+
+int run_daemon(const coordinator::coordinator_config& cfg) {
+    boost::asio::io_context io;
+    coordinator::service svc(io, cfg);
+    try {
+        svc.start();
+    } catch (const std::exception& e) {
+        log::error("cannot start", {{"error", e.what()}});
+        return daemon::exit_failure;
+    }
+    log::info("coordinator started", {{"version", build::version}, {"commit", build::commit}});
+    const int code =
+        daemon::run(io, {cfg.io_threads, std::chrono::milliseconds(4000)}, [&svc] { svc.stop(); });
+    log::info("coordinator stopped", {{"exit_code", code}});
+    return code;
+}
+
+int run_migrate(const coordinator::coordinator_config& cfg) {
+    pqxx::connection conn(
+        store::with_connect_timeout(cfg.database.url, cfg.database.connect_timeout));
+    const auto report = store::apply_migrations(conn, store::embedded_migrations());
+    std::cout << "migrations applied now: " << report.applied_now
+              << ", already applied: " << report.already_applied << "\n";
+    return daemon::exit_ok;
+}
+
+int run_create_admin(const coordinator::coordinator_config& cfg, const command_line& cl) {
+    auto email = cl.options.find("--email");
+    if (email == cl.options.end() || email->second.find('@') == std::string::npos) {
+        std::cerr << "vpsfleet-coordinator: create-admin needs --email with a valid address\n";
+        return daemon::exit_usage;
+    }
+    pqxx::connection conn(
+        store::with_connect_timeout(cfg.database.url, cfg.database.connect_timeout));
+    store::apply_migrations(conn, store::embedded_migrations());
+    auto created = auth::create_first_admin(conn, email->second);
+    if (!created) {
+        std::cout << "an admin account already exists; nothing created\n";
+        return daemon::exit_ok;
+    }
+    std::cout << "admin email:    " << created->email << "\n"
+              << "admin password: " << created->password << "\n";
+    if (auto file = cl.options.find("--credentials-file"); file != cl.options.end()) {
+        const mode_t old_mask = umask(077);
+        std::ofstream out(file->second, std::ios::trunc);
+        umask(old_mask);
+        out << "email: " << created->email << "\npassword: " << created->password << "\n";
+        if (!out) {
+            std::cerr << "vpsfleet-coordinator: cannot write " << file->second << "\n";
+            return daemon::exit_failure;
+        }
+    }
+    return daemon::exit_ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    log::set_component("coordinator");
+    command_line cl;
+    if (!parse(argc, argv, cl)) {
+        std::cerr << k_usage;
+        return daemon::exit_usage;
+    }
+    if (cl.options.contains("--version")) {
+        std::cout << "vpsfleet-coordinator " << build::version << " (" << build::commit << ")\n";
+        return daemon::exit_ok;
+    }
+    if (cl.options.contains("--help")) {
+        std::cout << k_usage;
+        return daemon::exit_ok;
+    }
+    const std::vector<std::string> common_options{"--config"};
+    std::vector<std::string> allowed = common_options;
+    if (cl.command == "create-admin") {
+        allowed.insert(allowed.end(), {"--email", "--credentials-file"});
+    } else if (cl.command != "run" && cl.command != "migrate" && cl.command != "check-config") {
+        std::cerr << "vpsfleet-coordinator: unknown command '" << cl.command << "'\n" << k_usage;
+        return daemon::exit_usage;
+    }
+    if (!only_known(cl, allowed)) return daemon::exit_usage;
+
+    const auto config_it = cl.options.find("--config");
+    const std::string config_path =
+        config_it != cl.options.end() ? config_it->second : "/etc/vpsfleet/coordinator.yaml";
+    coordinator::coordinator_config cfg;
+    try {
+        cfg = coordinator::load_config(config_path);
+    } catch (const config::config_error& e) {
+        std::cerr << "vpsfleet-coordinator: configuration error: " << e.what() << "\n";
+        return daemon::exit_usage;
+    }
+    log::set_level(cfg.log_level);
+
+    try {
+        if (cl.command == "check-config") {
+            std::cout << config_path << ": ok\n";
+            return daemon::exit_ok;
+        }
+        if (cl.command == "migrate") return run_migrate(cfg);
+        if (cl.command == "create-admin") return run_create_admin(cfg, cl);
+        return run_daemon(cfg);
+    } catch (const std::exception& e) {
+        std::cerr << "vpsfleet-coordinator: " << e.what() << "\n";
+        return daemon::exit_failure;
+    }
+}

@@ -1,0 +1,133 @@
+#include "coordinator/service.hpp"
+
+#include "common/daemon.hpp"
+#include "common/log.hpp"
+#include "coordinator/store/migrations.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+namespace vpsfleet::coordinator {
+
+namespace asio = boost::asio;
+using asio::use_awaitable;
+using json = nlohmann::json;
+
+service::service(asio::io_context& io, coordinator_config cfg)
+    : io_(io),
+      cfg_(std::move(cfg)),
+      db_(cfg_.database),
+      http_metrics_(registry_, "vpsfleet_coordinator"),
+      pool_gauges_(
+          prometheus::BuildGauge()
+              .Name("vpsfleet_coordinator_db_pool_connections")
+              .Help("PostgreSQL pool connections by state (capacity, open, in_use, waiting)")
+              .Register(registry_)),
+      db_up_(prometheus::BuildGauge()
+                 .Name("vpsfleet_coordinator_db_up")
+                 .Help("1 when the last readiness check reached PostgreSQL with migrations applied")
+                 .Register(registry_)
+                 .Add({})),
+      retry_timer_(io) {
+    metrics::register_build_info(registry_, "vpsfleet_coordinator");
+    add_routes();
+}
+
+service::~service() { db_.stop(); }
+
+void service::add_routes() {
+    using verb = boost::beast::http::verb;
+    router_.add(verb::get, "/healthz",
+                [](http::request&, const http::path_params&) -> asio::awaitable<http::response> {
+                    co_return http::json_response(http::status::ok, R"({"status":"ok"})");
+                });
+    router_.add(verb::get, "/readyz",
+                [this](http::request&, const http::path_params&) { return readyz(); });
+    router_.add(
+        verb::get, "/metrics",
+        [this](http::request&, const http::path_params&) -> asio::awaitable<http::response> {
+            co_return metrics();
+        });
+}
+
+void service::start() {
+    http::server_options options;
+    options.name = "vpsfleet-coordinator";
+    options.body_limit = cfg_.http.body_limit;
+    options.read_timeout = cfg_.http.read_timeout;
+    options.idle_timeout = cfg_.http.idle_timeout;
+    rest_ = std::make_shared<http::server>(io_, options, http_metrics_.instrument(router_));
+    rest_->listen(cfg_.http.listen.host, cfg_.http.listen.port);
+    rest_->start();
+    asio::co_spawn(io_, migrate_until_done(), asio::detached);
+}
+
+void service::stop() {
+    stopping_ = true;
+    retry_timer_.cancel();
+    if (rest_) rest_->stop();
+}
+
+asio::awaitable<void> service::migrate_until_done() {
+    auto delay = std::chrono::milliseconds(250);
+    while (!stopping_) {
+        try {
+            const auto report = co_await db_.run([](pqxx::connection& conn) {
+                return store::apply_migrations(conn, store::embedded_migrations());
+            });
+            migrated_ = true;
+            log::info("database schema ready", {{"applied_now", report.applied_now},
+                                                {"already_applied", report.already_applied}});
+            co_return;
+        } catch (const pqxx::broken_connection& e) {
+            log::warn("database unreachable, will retry migrations",
+                      {{"error", e.what()}, {"retry_ms", delay.count()}});
+        } catch (const store::pool_exhausted& e) {
+            log::warn("database pool busy, will retry migrations", {{"error", e.what()}});
+        } catch (const std::exception& e) {
+            // A migration that fails on a reachable database will not fix itself by retrying.
+            log::error("database migration failed", {{"error", e.what()}});
+            daemon::request_exit(io_, daemon::exit_failure);
+            co_return;
+        }
+        retry_timer_.expires_after(delay);
+        boost::system::error_code ec;
+        co_await retry_timer_.async_wait(asio::redirect_error(use_awaitable, ec));
+        delay = std::min(delay * 2, std::chrono::milliseconds(5000));
+    }
+}
+
+asio::awaitable<http::response> service::readyz() {
+    const int expected = static_cast<int>(store::embedded_migrations().size());
+    json body{{"status", "not ready"}};
+    try {
+        const int applied = co_await db_.run([](pqxx::connection& conn) {
+            return store::count_applied(conn, store::embedded_migrations());
+        });
+        body["database"] = "ok";
+        body["migrations"] = {{"applied", applied}, {"expected", expected}};
+        if (migrated_ && applied == expected) {
+            db_up_.Set(1);
+            body["status"] = "ready";
+            co_return http::json_response(http::status::ok, body.dump());
+        }
+    } catch (const std::exception& e) {
+        body["database"] = std::string("unreachable: ") + e.what();
+    }
+    db_up_.Set(0);
+    co_return http::json_response(http::status::service_unavailable, body.dump());
+}
+
+http::response service::metrics() {
+    const auto s = db_.pool().stats();
+    pool_gauges_.Add({{"state", "capacity"}}).Set(static_cast<double>(s.capacity));
+    pool_gauges_.Add({{"state", "open"}}).Set(static_cast<double>(s.open));
+    pool_gauges_.Add({{"state", "in_use"}}).Set(static_cast<double>(s.in_use));
+    pool_gauges_.Add({{"state", "waiting"}}).Set(static_cast<double>(s.waiting));
+    return http::text_response(http::status::ok, metrics::expose(registry_), metrics::content_type);
+}
+
+}  // namespace vpsfleet::coordinator

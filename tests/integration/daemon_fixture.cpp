@@ -1,0 +1,52 @@
+#include "tests/integration/daemon_fixture.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <signal.h>
+
+#include <stdexcept>
+
+namespace vpsfleet::testing {
+
+std::string coordinator_bin() { return VPSFLEET_COORDINATOR_BIN; }
+std::string agent_bin() { return VPSFLEET_AGENT_BIN; }
+
+std::optional<int> running_daemon::terminate(std::chrono::milliseconds timeout) {
+    process->signal(SIGTERM);
+    return process->wait_exit(timeout);
+}
+
+running_daemon start_daemon(const std::string& binary, const std::string& yaml) {
+    running_daemon d;
+    d.config = std::make_unique<temp_file>(yaml);
+    d.process = std::make_unique<child_process>(
+        std::vector<std::string>{binary, "--config", d.config->path()});
+    const auto line = d.process->wait_for_line("\"msg\":\"listening\"", std::chrono::seconds(20));
+    if (!line) {
+        throw std::runtime_error(binary + " did not start listening:\n" +
+                                 d.process->collected_stderr());
+    }
+    const std::string addr = nlohmann::json::parse(*line).at("addr");
+    d.port = static_cast<std::uint16_t>(std::stoi(addr.substr(addr.rfind(':') + 1)));
+    return d;
+}
+
+running_daemon start_coordinator(const std::string& database_url, const std::string& extra_yaml) {
+    return start_daemon(coordinator_bin(), "http:\n  listen: 127.0.0.1:0\ndatabase:\n  url: \"" +
+                                               database_url + "\"\n" + extra_yaml);
+}
+
+running_daemon start_agent(const std::string& libvirt_uri, const std::string& extra_yaml) {
+    return start_daemon(agent_bin(),
+                        "metrics:\n  listen: 127.0.0.1:0\nhypervisor:\n  libvirt_uri: \"" +
+                            libvirt_uri + "\"\ncollector:\n  interval: 200ms\n" + extra_yaml);
+}
+
+std::string promtool_problems(const std::string& exposition) {
+    temp_file scrape(exposition, ".prom");
+    const auto result = run_command({"sh", "-c", "promtool check metrics < " + scrape.path()});
+    if (result.status == 0 && result.output.empty()) return {};
+    return "promtool exit " + std::to_string(result.status) + ": " + result.output;
+}
+
+}  // namespace vpsfleet::testing
