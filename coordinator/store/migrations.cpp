@@ -1,8 +1,7 @@
 #include "coordinator/store/migrations.hpp"
 
 #include "common/log.hpp"
-
-#include <openssl/evp.h>
+#include "common/secrets.hpp"
 
 #include <map>
 
@@ -50,19 +49,6 @@ struct advisory_lock {
 
 }  // namespace
 
-std::string sha256_hex(const std::string& data) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < len; ++i) {
-        out += hex[digest[i] >> 4];
-        out += hex[digest[i] & 0xf];
-    }
-    return out;
-}
-
 migration_report apply_migrations(pqxx::connection& conn, const std::vector<migration>& all) {
     advisory_lock lock(conn);
     ensure_table(conn);
@@ -78,7 +64,7 @@ migration_report apply_migrations(pqxx::connection& conn, const std::vector<migr
                                      ") that this coordinator does not know: is it older than the "
                                      "one that migrated the database?");
         }
-        if (sha256_hex(it->second->sql) != entry.second) {
+        if (secrets::sha256_hex(it->second->sql) != entry.second) {
             throw migration_conflict("migration " + std::to_string(version) + " (" + entry.first +
                                      ") was changed after it was applied; add a new migration "
                                      "instead of editing an applied one");
@@ -95,7 +81,7 @@ migration_report apply_migrations(pqxx::connection& conn, const std::vector<migr
         tx.exec(m.sql);
         tx.exec_params(
             "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-            m.version, m.name, sha256_hex(m.sql));
+            m.version, m.name, secrets::sha256_hex(m.sql));
         tx.commit();
         ++report.applied_now;
         log::info("migration applied", {{"version", m.version}, {"name", m.name}});

@@ -34,6 +34,4 @@ migration_report apply_migrations(pqxx::connection& conn, const std::vector<migr
 // Number of the given migrations recorded as applied (0 when the table does not exist yet).
 int count_applied(pqxx::connection& conn, const std::vector<migration>& all);
 
-std::string sha256_hex(const std::string& data);
-
 }  // namespace vpsfleet::store
