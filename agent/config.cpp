@@ -35,6 +35,16 @@ agent_config load_config(const std::string& path) {
     cfg.collect_interval = collector.get_duration("interval", cfg.collect_interval, 100ms, 1h);
     collector.finish();
 
+    config::section link = root.child("link");
+    cfg.state_dir = link.get_string("state_dir", cfg.state_dir);
+    if (cfg.state_dir.empty()) link.fail("state_dir", "must not be empty");
+    cfg.max_frame_bytes = static_cast<std::size_t>(link.get_int(
+        "max_frame_bytes", static_cast<std::int64_t>(cfg.max_frame_bytes), 4096, 64 * 1024 * 1024));
+    cfg.send_queue_messages = static_cast<std::size_t>(link.get_int(
+        "send_queue_messages", static_cast<std::int64_t>(cfg.send_queue_messages), 1, 1'000'000));
+    cfg.reconnect_cap = link.get_duration("reconnect_cap", cfg.reconnect_cap, 100ms, 10min);
+    link.finish();
+
     root.finish();
     return cfg;
 }

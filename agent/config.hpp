@@ -4,6 +4,7 @@
 #include "common/log.hpp"
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 
@@ -17,6 +18,11 @@ struct agent_config {
     std::string libvirt_uri = "qemu:///system";
     config::endpoint metrics_listen{"127.0.0.1", 9101};
     std::chrono::milliseconds collect_interval{10'000};
+    // Enrollment keys and certificates live here (written by `vpsfleet-agent enroll`).
+    std::string state_dir = "/var/lib/vpsfleet-agent";
+    std::size_t max_frame_bytes = 1024 * 1024;
+    std::size_t send_queue_messages = 1024;
+    std::chrono::milliseconds reconnect_cap{30'000};
 };
 
 // Throws config::config_error naming the file and key on any unknown key or bad value.

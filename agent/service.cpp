@@ -38,10 +38,13 @@ void service::start() {
     listener_->listen(cfg_.metrics_listen.host, cfg_.metrics_listen.port);
     listener_->start();
     collector_.start();
+    link_ = std::make_shared<link::link_client>(io_, cfg_, collector_, registry_);
+    link_->start();
 }
 
 void service::stop() {
     collector_.stop();
+    if (link_) link_->stop();
     if (listener_) listener_->stop();
 }
 

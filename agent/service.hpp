@@ -3,6 +3,7 @@
 // to the coordinator hangs off this object when it arrives.
 #include "agent/collector/host_collector.hpp"
 #include "agent/config.hpp"
+#include "agent/link/link_client.hpp"
 #include "common/http_server.hpp"
 #include "common/metrics.hpp"
 #include "common/router.hpp"
@@ -27,6 +28,7 @@ class service {
     host_collector collector_;
     http::router router_;
     std::shared_ptr<http::server> listener_;
+    std::shared_ptr<link::link_client> link_;
 };
 
 }  // namespace vpsfleet::agent

@@ -150,6 +150,20 @@ endpoint section::get_endpoint(std::string_view key, endpoint fallback) {
     return *e;
 }
 
+std::vector<std::string> section::get_string_list(std::string_view key,
+                                                  std::vector<std::string> fallback) {
+    known_.emplace(key);
+    YAML::Node value = node_.IsMap() ? node_[std::string(key)] : YAML::Node();
+    if (!value.IsDefined() || value.IsNull()) return fallback;
+    if (!value.IsSequence()) fail(key, "expected a list of values");
+    std::vector<std::string> out;
+    for (const auto& item : value) {
+        if (!item.IsScalar()) fail(key, "expected a list of single values");
+        out.push_back(item.Scalar());
+    }
+    return out;
+}
+
 section section::child(std::string_view key) {
     known_.emplace(key);
     YAML::Node value = node_.IsMap() ? node_[std::string(key)] : YAML::Node();

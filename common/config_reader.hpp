@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace vpsfleet::config {
 
@@ -44,6 +45,9 @@ class section {
                                            std::chrono::milliseconds min,
                                            std::chrono::milliseconds max);
     endpoint get_endpoint(std::string_view key, endpoint fallback);
+    // A YAML list of strings; a single string is not accepted in its place.
+    std::vector<std::string> get_string_list(std::string_view key,
+                                             std::vector<std::string> fallback);
     section child(std::string_view key);
 
     // Throws on the first key of this mapping that no getter asked for.

@@ -24,6 +24,33 @@ coordinator_config load_config(const std::string& path) {
     cfg.http.idle_timeout = http.get_duration("idle_timeout", cfg.http.idle_timeout, 100ms, 1h);
     http.finish();
 
+    config::section fleet = root.child("fleet");
+    cfg.fleet.listen = fleet.get_endpoint("listen", cfg.fleet.listen);
+    cfg.fleet.state_dir = fleet.get_string("state_dir", cfg.fleet.state_dir);
+    cfg.fleet.ca_cert = fleet.get_optional_string("ca_cert");
+    cfg.fleet.ca_key = fleet.get_optional_string("ca_key");
+    if (cfg.fleet.ca_cert.has_value() != cfg.fleet.ca_key.has_value()) {
+        fleet.fail(cfg.fleet.ca_cert ? "ca_key" : "ca_cert", "ca_cert and ca_key go together");
+    }
+    cfg.fleet.server_names = fleet.get_string_list("server_names", cfg.fleet.server_names);
+    if (cfg.fleet.server_names.empty()) fleet.fail("server_names", "must name at least one host");
+    cfg.fleet.certificate_lifetime =
+        std::chrono::duration_cast<std::chrono::seconds>(fleet.get_duration(
+            "certificate_lifetime", cfg.fleet.certificate_lifetime, 1min, 24h * 365));
+    cfg.fleet.heartbeat = fleet.get_duration("heartbeat", cfg.fleet.heartbeat, 10ms, 10min);
+    cfg.fleet.lease = fleet.get_duration("lease", cfg.fleet.lease, 30ms, 1h);
+    if (cfg.fleet.lease < 2 * cfg.fleet.heartbeat) {
+        fleet.fail("lease",
+                   "must be at least twice the heartbeat, so one lost heartbeat is not an outage");
+    }
+    cfg.fleet.max_frame_bytes = static_cast<std::size_t>(
+        fleet.get_int("max_frame_bytes", static_cast<std::int64_t>(cfg.fleet.max_frame_bytes), 4096,
+                      64 * 1024 * 1024));
+    cfg.fleet.send_queue_messages = static_cast<std::size_t>(
+        fleet.get_int("send_queue_messages",
+                      static_cast<std::int64_t>(cfg.fleet.send_queue_messages), 1, 1'000'000));
+    fleet.finish();
+
     config::section db = root.child("database");
     auto url = db.get_optional_string("url");
     if (!url || url->empty()) db.fail("url", "required: the PostgreSQL connection string");

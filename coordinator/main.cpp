@@ -4,6 +4,8 @@
 #include "common/log.hpp"
 #include "coordinator/auth/first_admin.hpp"
 #include "coordinator/config.hpp"
+#include "coordinator/fleet/fleet_ca.hpp"
+#include "coordinator/fleet/join_tokens.hpp"
 #include "coordinator/service.hpp"
 #include "coordinator/store/migrations.hpp"
 
@@ -13,6 +15,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +29,8 @@ constexpr const char* k_usage = R"(usage:
   vpsfleet-coordinator migrate [--config PATH]    apply database migrations and exit
   vpsfleet-coordinator create-admin --email EMAIL [--credentials-file PATH] [--config PATH]
                                                   create the first admin with a generated password
+  vpsfleet-coordinator join-token create [--region NAME] [--ttl 1h] [--config PATH]
+                                                  print a single-use token an agent enrolls with
   vpsfleet-coordinator --version
 The default configuration file is /etc/vpsfleet/coordinator.yaml.
 )";
@@ -39,6 +44,8 @@ struct command_line {
 bool parse(int argc, char** argv, command_line& out) {
     int i = 1;
     if (i < argc && argv[i][0] != '-') out.command = argv[i++];
+    if (out.command == "join-token" && i < argc && argv[i][0] != '-')
+        out.command += std::string(" ") + argv[i++];
     for (; i < argc; ++i) {
         std::string arg = argv[i];
         if (arg == "--version" || arg == "--help") {
@@ -85,6 +92,38 @@ int run_migrate(const coordinator::coordinator_config& cfg) {
     const auto report = store::apply_migrations(conn, store::embedded_migrations());
     std::cout << "migrations applied now: " << report.applied_now
               << ", already applied: " << report.already_applied << "\n";
+    return daemon::exit_ok;
+}
+
+int run_join_token_create(const coordinator::coordinator_config& cfg, const command_line& cl) {
+    const auto region =
+        cl.options.contains("--region") ? cl.options.at("--region") : std::string("default");
+    std::chrono::milliseconds ttl = std::chrono::hours(1);
+    if (auto it = cl.options.find("--ttl"); it != cl.options.end()) {
+        auto parsed = config::parse_duration(it->second);
+        if (!parsed || *parsed < std::chrono::minutes(1) || *parsed > std::chrono::hours(24 * 30)) {
+            std::cerr << "vpsfleet-coordinator: --ttl must be a duration between 1m and 30d, such "
+                         "as 1h\n";
+            return daemon::exit_usage;
+        }
+        ttl = *parsed;
+    }
+    pqxx::connection conn(
+        store::with_connect_timeout(cfg.database.url, cfg.database.connect_timeout));
+    store::apply_migrations(conn, store::embedded_migrations());
+    try {
+        const auto token = fleet::create_join_token(
+            conn, region, std::chrono::duration_cast<std::chrono::seconds>(ttl));
+        const auto ca = fleet::load_or_create_ca(cfg.fleet);
+        std::cout << token.token << "\n";
+        std::cerr << "single use, region " << token.region << ", expires in " << ttl.count() / 1000
+                  << " s\nenroll with: vpsfleet-agent enroll --coordinator https://"
+                  << cfg.fleet.server_names.front() << ":" << cfg.fleet.listen.port << " --token "
+                  << token.token << " --ca-fingerprint " << ca.fingerprint << "\n";
+    } catch (const fleet::unknown_region& e) {
+        std::cerr << "vpsfleet-coordinator: " << e.what() << "\n";
+        return daemon::exit_usage;
+    }
     return daemon::exit_ok;
 }
 
@@ -138,6 +177,8 @@ int main(int argc, char** argv) {
     std::vector<std::string> allowed = common_options;
     if (cl.command == "create-admin") {
         allowed.insert(allowed.end(), {"--email", "--credentials-file"});
+    } else if (cl.command == "join-token create") {
+        allowed.insert(allowed.end(), {"--region", "--ttl"});
     } else if (cl.command != "run" && cl.command != "migrate" && cl.command != "check-config") {
         std::cerr << "vpsfleet-coordinator: unknown command '" << cl.command << "'\n" << k_usage;
         return daemon::exit_usage;
@@ -163,6 +204,7 @@ int main(int argc, char** argv) {
         }
         if (cl.command == "migrate") return run_migrate(cfg);
         if (cl.command == "create-admin") return run_create_admin(cfg, cl);
+        if (cl.command == "join-token create") return run_join_token_create(cfg, cl);
         return run_daemon(cfg);
     } catch (const std::exception& e) {
         std::cerr << "vpsfleet-coordinator: " << e.what() << "\n";

@@ -31,6 +31,7 @@ service::service(asio::io_context& io, coordinator_config cfg)
                  .Help("1 when the last readiness check reached PostgreSQL with migrations applied")
                  .Register(registry_)
                  .Add({})),
+      fleet_(io, cfg_.fleet, db_, registry_),
       retry_timer_(io) {
     metrics::register_build_info(registry_, "vpsfleet_coordinator");
     add_routes();
@@ -62,6 +63,7 @@ void service::start() {
     rest_ = std::make_shared<http::server>(io_, options, http_metrics_.instrument(router_));
     rest_->listen(cfg_.http.listen.host, cfg_.http.listen.port);
     rest_->start();
+    fleet_.start();
     asio::co_spawn(io_, migrate_until_done(), asio::detached);
 }
 
@@ -69,15 +71,17 @@ void service::stop() {
     stopping_ = true;
     retry_timer_.cancel();
     if (rest_) rest_->stop();
+    fleet_.stop();
 }
 
 asio::awaitable<void> service::migrate_until_done() {
     auto delay = std::chrono::milliseconds(250);
     while (!stopping_) {
         try {
-            const auto report = co_await db_.run([](pqxx::connection& conn) {
+            auto migrate = [](pqxx::connection& conn) {
                 return store::apply_migrations(conn, store::embedded_migrations());
-            });
+            };
+            const auto report = co_await db_.run(migrate);
             migrated_ = true;
             log::info("database schema ready", {{"applied_now", report.applied_now},
                                                 {"already_applied", report.already_applied}});
@@ -104,9 +108,10 @@ asio::awaitable<http::response> service::readyz() {
     const int expected = static_cast<int>(store::embedded_migrations().size());
     json body{{"status", "not ready"}};
     try {
-        const int applied = co_await db_.run([](pqxx::connection& conn) {
+        auto count = [](pqxx::connection& conn) {
             return store::count_applied(conn, store::embedded_migrations());
-        });
+        };
+        const int applied = co_await db_.run(count);
         body["database"] = "ok";
         body["migrations"] = {{"applied", applied}, {"expected", expected}};
         if (migrated_ && applied == expected) {

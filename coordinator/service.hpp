@@ -5,6 +5,7 @@
 #include "common/metrics.hpp"
 #include "common/router.hpp"
 #include "coordinator/config.hpp"
+#include "coordinator/fleet/fleet_service.hpp"
 #include "coordinator/store/database.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -38,6 +39,7 @@ class service {
     prometheus::Gauge& db_up_;
     http::router router_;
     std::shared_ptr<http::server> rest_;
+    fleet::fleet_service fleet_;
     boost::asio::steady_timer retry_timer_;
     std::atomic<bool> migrated_{false};
     std::atomic<bool> stopping_{false};

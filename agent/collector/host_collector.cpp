@@ -58,13 +58,18 @@ void host_collector::stop() {
     timer_.cancel();
 }
 
-libvirt::host_facts host_collector::sample() {
+std::optional<host_snapshot> host_collector::latest() const {
+    std::lock_guard lock(latest_mutex_);
+    return latest_;
+}
+
+host_snapshot host_collector::sample() {
     try {
         if (!conn_ || !conn_->alive()) {
             conn_.reset();
             conn_ = std::make_unique<libvirt::connection>(cfg_.libvirt_uri);
         }
-        return conn_->facts();
+        return host_snapshot{conn_->facts(), conn_->domains()};
     } catch (...) {
         conn_.reset();
         throw;
@@ -91,8 +96,13 @@ void host_collector::publish(const libvirt::host_facts& facts) {
 asio::awaitable<void> host_collector::loop() {
     while (!stopping_) {
         try {
-            const auto facts = co_await offload(hypervisor_thread_, [this] { return sample(); });
+            auto snapshot = co_await offload(hypervisor_thread_, [this] { return sample(); });
+            const auto& facts = snapshot.facts;
             publish(facts);
+            {
+                std::lock_guard lock(latest_mutex_);
+                latest_ = snapshot;
+            }
             reported_down_ = false;
             if (!up_.exchange(true)) {
                 log::info("hypervisor connected",

@@ -14,10 +14,18 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace vpsfleet::agent {
+
+// The latest sample, for the link's hello and inventory.
+struct host_snapshot {
+    libvirt::host_facts facts;
+    std::vector<libvirt::domain_info> domains;
+};
 
 class host_collector {
   public:
@@ -28,11 +36,13 @@ class host_collector {
     void start();
     void stop();
     bool hypervisor_up() const { return up_; }
+    // Empty until the hypervisor has been sampled once.
+    std::optional<host_snapshot> latest() const;
 
   private:
     boost::asio::awaitable<void> loop();
     // Runs on the hypervisor thread: (re)opens the connection and reads the facts.
-    libvirt::host_facts sample();
+    host_snapshot sample();
     void publish(const libvirt::host_facts& facts);
 
     boost::asio::io_context& io_;
@@ -51,6 +61,8 @@ class host_collector {
     prometheus::Family<prometheus::Gauge>& info_;
     prometheus::Gauge* info_gauge_ = nullptr;
     std::string published_host_;
+    mutable std::mutex latest_mutex_;
+    std::optional<host_snapshot> latest_;
 };
 
 }  // namespace vpsfleet::agent

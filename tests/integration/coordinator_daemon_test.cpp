@@ -85,7 +85,7 @@ TEST(coordinator_daemon, serves_health_readiness_and_a_valid_metrics_scrape) {
 
 TEST(coordinator_daemon, readiness_follows_postgres_down_and_back_without_restart) {
     throwaway_postgres pg;
-    auto d = start_coordinator(pg.url(), "database:\n  connect_timeout: 1s\n");
+    auto d = start_coordinator(pg.url(), "  connect_timeout: 1s\n");
     ASSERT_EQ(wait_for_status("127.0.0.1", d.port, "/readyz", 200, 20s).status, 200);
 
     pg.stop();

@@ -17,10 +17,16 @@ std::optional<int> running_daemon::terminate(std::chrono::milliseconds timeout) 
 }
 
 running_daemon start_daemon(const std::string& binary, const std::string& yaml) {
+    auto config = std::make_unique<temp_file>(yaml);
+    running_daemon d = launch_daemon(binary, config->path());
+    d.config = std::move(config);
+    return d;
+}
+
+running_daemon launch_daemon(const std::string& binary, const std::string& config_path) {
     running_daemon d;
-    d.config = std::make_unique<temp_file>(yaml);
-    d.process = std::make_unique<child_process>(
-        std::vector<std::string>{binary, "--config", d.config->path()});
+    d.process =
+        std::make_unique<child_process>(std::vector<std::string>{binary, "--config", config_path});
     const auto line = d.process->wait_for_line("\"msg\":\"listening\"", std::chrono::seconds(20));
     if (!line) {
         throw std::runtime_error(binary + " did not start listening:\n" +
@@ -31,9 +37,16 @@ running_daemon start_daemon(const std::string& binary, const std::string& yaml) 
     return d;
 }
 
-running_daemon start_coordinator(const std::string& database_url, const std::string& extra_yaml) {
-    return start_daemon(coordinator_bin(), "http:\n  listen: 127.0.0.1:0\ndatabase:\n  url: \"" +
-                                               database_url + "\"\n" + extra_yaml);
+running_daemon start_coordinator(const std::string& database_url,
+                                 const std::string& database_extra) {
+    auto state = std::make_unique<temp_dir>();
+    running_daemon d = start_daemon(coordinator_bin(),
+                                    "http:\n  listen: 127.0.0.1:0\nfleet:\n  listen: 127.0.0.1:0\n"
+                                    "  state_dir: " +
+                                        state->path() + "\ndatabase:\n  url: \"" + database_url +
+                                        "\"\n" + database_extra);
+    d.state = std::move(state);
+    return d;
 }
 
 running_daemon start_agent(const std::string& libvirt_uri, const std::string& extra_yaml) {

@@ -16,6 +16,7 @@ std::string agent_bin();
 
 struct running_daemon {
     std::unique_ptr<temp_file> config;
+    std::unique_ptr<temp_dir> state;
     std::unique_ptr<child_process> process;
     std::uint16_t port = 0;
 
@@ -26,6 +27,8 @@ struct running_daemon {
 
 // Starts `binary --config <yaml>` and waits until it logs the address it listens on.
 running_daemon start_daemon(const std::string& binary, const std::string& yaml);
+// The same with a configuration file that already exists.
+running_daemon launch_daemon(const std::string& binary, const std::string& config_path);
 
 running_daemon start_coordinator(const std::string& database_url,
                                  const std::string& extra_yaml = {});

@@ -1,5 +1,5 @@
 #pragma once
-// Temporary files for tests, removed when the object dies.
+// Temporary files and directories for tests, removed when the object dies.
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -24,6 +24,25 @@ class temp_file {
     }
     temp_file(const temp_file&) = delete;
     temp_file& operator=(const temp_file&) = delete;
+    const std::string& path() const { return path_; }
+
+  private:
+    std::string path_;
+};
+
+class temp_dir {
+  public:
+    temp_dir() {
+        std::string pattern =
+            std::filesystem::temp_directory_path().string() + "/vpsfleet-dir-XXXXXX";
+        if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
+    }
+    ~temp_dir() {
+        std::error_code ec;
+        if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+    }
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
     const std::string& path() const { return path_; }
 
   private:

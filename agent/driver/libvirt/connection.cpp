@@ -1,5 +1,7 @@
 #include "agent/driver/libvirt/connection.hpp"
 
+#include "common/secrets.hpp"
+
 #include <libvirt/virterror.h>
 
 #include <cstdlib>
@@ -75,6 +77,31 @@ host_facts connection::facts() const {
     }
     std::free(domains);
     return f;
+}
+
+std::vector<domain_info> connection::domains() const {
+    virDomainPtr* list = nullptr;
+    const int n = virConnectListAllDomains(conn_.get(), &list, 0);
+    if (n < 0) throw_last_error("virConnectListAllDomains");
+    std::vector<domain_info> out;
+    for (int i = 0; i < n; ++i) {
+        domain_info d;
+        char uuid[VIR_UUID_STRING_BUFLEN] = {};
+        if (virDomainGetUUIDString(list[i], uuid) == 0) d.uuid = uuid;
+        if (const char* name = virDomainGetName(list[i])) d.name = name;
+        int state = 0;
+        int reason = 0;
+        if (virDomainGetState(list[i], &state, &reason, 0) != 0) state = VIR_DOMAIN_NOSTATE;
+        d.state = domain_state_name(state);
+        if (char* xml = virDomainGetXMLDesc(list[i], VIR_DOMAIN_XML_INACTIVE)) {
+            d.config_hash = secrets::sha256_hex(xml);
+            std::free(xml);
+        }
+        virDomainFree(list[i]);
+        out.push_back(std::move(d));
+    }
+    std::free(list);
+    return out;
 }
 
 }  // namespace vpsfleet::agent::libvirt

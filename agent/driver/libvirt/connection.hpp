@@ -8,6 +8,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace vpsfleet::agent::libvirt {
 
@@ -24,12 +25,20 @@ struct host_facts {
     std::map<std::string, unsigned> domains_by_state;  // "running", "shutoff", ...
 };
 
+struct domain_info {
+    std::string uuid;
+    std::string name;
+    std::string state;
+    std::string config_hash;  // SHA-256 of the persistent XML: changes when the definition does
+};
+
 class connection {
   public:
     // Opens the URI; throws libvirt_error with libvirt's message.
     explicit connection(const std::string& uri);
     bool alive() const;
     host_facts facts() const;
+    std::vector<domain_info> domains() const;
 
   private:
     struct closer {

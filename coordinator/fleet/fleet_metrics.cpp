@@ -1,0 +1,33 @@
+#include "coordinator/fleet/fleet_metrics.hpp"
+
+namespace vpsfleet::fleet {
+
+fleet_metrics::fleet_metrics(prometheus::Registry& registry)
+    : connected_agents(prometheus::BuildGauge()
+                           .Name("vpsfleet_coordinator_fleet_connected_agents")
+                           .Help("Agents holding a live link to this coordinator")
+                           .Register(registry)
+                           .Add({})),
+      send_queue_depth(prometheus::BuildGauge()
+                           .Name("vpsfleet_coordinator_fleet_send_queue_messages")
+                           .Help("Messages queued for agents and not yet written, over all links")
+                           .Register(registry)
+                           .Add({})),
+      messages(prometheus::BuildCounter()
+                   .Name("vpsfleet_coordinator_fleet_messages_total")
+                   .Help("Fleet protocol messages by direction (in, out) and type")
+                   .Register(registry)),
+      handshake_failures(prometheus::BuildCounter()
+                             .Name("vpsfleet_coordinator_fleet_handshake_failures_total")
+                             .Help("Agent connections refused, by reason")
+                             .Register(registry)),
+      enrollments(prometheus::BuildCounter()
+                      .Name("vpsfleet_coordinator_fleet_enrollments_total")
+                      .Help("Enrollment attempts by outcome (enrolled or the refusal code)")
+                      .Register(registry)),
+      disconnects(prometheus::BuildCounter()
+                      .Name("vpsfleet_coordinator_fleet_disconnects_total")
+                      .Help("Agent links closed, by reason")
+                      .Register(registry)) {}
+
+}  // namespace vpsfleet::fleet

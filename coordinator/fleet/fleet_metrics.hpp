@@ -1,0 +1,36 @@
+#pragma once
+// Prometheus metrics of the coordinator's end of the fleet link.
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <string>
+
+namespace vpsfleet::fleet {
+
+struct fleet_metrics {
+    explicit fleet_metrics(prometheus::Registry& registry);
+
+    void message(const std::string& direction, const std::string& type) {
+        messages.Add({{"direction", direction}, {"type", type}}).Increment();
+    }
+    void handshake_failure(const std::string& reason) {
+        handshake_failures.Add({{"reason", reason}}).Increment();
+    }
+    void enrollment(const std::string& outcome) {
+        enrollments.Add({{"outcome", outcome}}).Increment();
+    }
+    void disconnect(const std::string& reason) {
+        disconnects.Add({{"reason", reason}}).Increment();
+    }
+
+    prometheus::Gauge& connected_agents;
+    prometheus::Gauge& send_queue_depth;  // messages waiting, summed over all sessions
+    prometheus::Family<prometheus::Counter>& messages;
+    prometheus::Family<prometheus::Counter>& handshake_failures;
+    prometheus::Family<prometheus::Counter>& enrollments;
+    prometheus::Family<prometheus::Counter>& disconnects;
+};
+
+}  // namespace vpsfleet::fleet

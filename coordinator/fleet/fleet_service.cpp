@@ -1,0 +1,72 @@
+#include "coordinator/fleet/fleet_service.hpp"
+
+#include "common/log.hpp"
+#include "common/secrets.hpp"
+#include "coordinator/fleet/agent_session.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <unistd.h>
+
+namespace vpsfleet::fleet {
+
+namespace asio = boost::asio;
+
+std::string make_instance_id() {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    return std::string(host) + ":" + std::to_string(getpid()) + ":" + secrets::random_token("", 6);
+}
+
+fleet_service::fleet_service(asio::io_context& io, const coordinator::fleet_config& cfg,
+                             store::database& db, prometheus::Registry& registry)
+    : io_(io),
+      metrics_(registry),
+      ctx_(cfg, db, load_or_create_ca(cfg), metrics_, make_instance_id()),
+      timer_(io) {}
+
+void fleet_service::start() {
+    listener_ = std::make_shared<fleet_listener>(io_, ctx_);
+    listener_->listen();
+    listener_->start();
+    asio::co_spawn(io_, liveness_loop(), asio::detached);
+}
+
+void fleet_service::stop() {
+    stopping_ = true;
+    timer_.cancel();
+    if (listener_) listener_->stop();
+}
+
+asio::awaitable<void> fleet_service::liveness_loop() {
+    const auto lease = ctx_.cfg.lease;
+    while (!stopping_) {
+        try {
+            auto touched = ctx_.take_touched();
+            auto check = [touched, lease](pqxx::connection& c) {
+                touch_hosts(c, touched);
+                return std::make_pair(expire_leases(c, lease), load_access_snapshot(c));
+            };
+            auto [changes, access] = co_await ctx_.db.run(check);
+            for (const auto& change : changes) {
+                log::warn("host lease expired",
+                          {{"host_id", change.host_id}, {"state", change.state}});
+            }
+            ctx_.set_access(std::move(access));
+            for (const auto& session : ctx_.sessions()) {
+                if (ctx_.refused(session->host_id(), session->serial()))
+                    session->close("revoked_or_disabled");
+            }
+        } catch (const std::exception& e) {
+            log::warn("fleet liveness check failed", {{"error", e.what()}});
+        }
+        timer_.expires_after(ctx_.cfg.heartbeat);
+        boost::system::error_code ec;
+        co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
+}  // namespace vpsfleet::fleet

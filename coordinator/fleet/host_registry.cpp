@@ -1,0 +1,75 @@
+#include "coordinator/fleet/host_registry.hpp"
+
+namespace vpsfleet::fleet {
+
+access_snapshot load_access_snapshot(pqxx::connection& conn) {
+    access_snapshot out;
+    pqxx::read_transaction tx(conn);
+    for (const auto& row : tx.exec("SELECT id FROM hosts WHERE NOT enabled")) {
+        out.disabled_hosts.insert(row[0].as<std::int64_t>());
+    }
+    for (const auto& row : tx.exec("SELECT serial FROM host_certificates WHERE revoked_at IS NOT "
+                                   "NULL AND not_after > now()")) {
+        out.revoked_serials.insert(row[0].as<std::string>());
+    }
+    return out;
+}
+
+void mark_online(pqxx::connection& conn, std::int64_t host_id, const std::string& facts_json,
+                 std::int64_t cpus, std::int64_t memory_bytes, const std::string& agent_version,
+                 const std::string& instance) {
+    pqxx::work tx(conn);
+    tx.exec_params(
+        "UPDATE hosts SET state = 'online', facts = $2::jsonb, cpu = $3, memory = $4, "
+        "agent_version = $5, "
+        "connected_instance = $6, last_seen_at = now(), updated_at = now() WHERE id = $1",
+        host_id, facts_json, cpus, memory_bytes, agent_version, instance);
+    tx.commit();
+}
+
+void release_host(pqxx::connection& conn, std::int64_t host_id, const std::string& instance) {
+    pqxx::work tx(conn);
+    tx.exec_params(
+        "UPDATE hosts SET connected_instance = NULL WHERE id = $1 AND connected_instance = $2",
+        host_id, instance);
+    tx.commit();
+}
+
+void touch_hosts(pqxx::connection& conn, const std::vector<std::int64_t>& host_ids) {
+    if (host_ids.empty()) return;
+    std::string array = "{";
+    for (auto id : host_ids) array += (array.size() > 1 ? "," : "") + std::to_string(id);
+    array += "}";
+    pqxx::work tx(conn);
+    // A host that was marked unreachable while its messages were in flight is online again.
+    tx.exec_params(
+        "UPDATE hosts SET last_seen_at = now(), state = 'online' WHERE id = ANY($1::bigint[])",
+        array);
+    tx.commit();
+}
+
+std::vector<state_change> expire_leases(pqxx::connection& conn, std::chrono::milliseconds lease) {
+    pqxx::work tx(conn);
+    const auto ms = static_cast<long long>(lease.count());
+    std::vector<state_change> changes;
+    for (const auto& row :
+         tx.exec_params("UPDATE hosts SET state = 'down', updated_at = now() "
+                        "WHERE state IN ('online', 'unreachable') AND last_seen_at < now() - "
+                        "make_interval(secs => $1::bigint * 2 / 1000.0) "
+                        "RETURNING id",
+                        ms)) {
+        changes.push_back({row[0].as<std::int64_t>(), "down"});
+    }
+    for (const auto& row :
+         tx.exec_params("UPDATE hosts SET state = 'unreachable', updated_at = now() "
+                        "WHERE state = 'online' AND last_seen_at < now() - make_interval(secs => "
+                        "$1::bigint / 1000.0) "
+                        "RETURNING id",
+                        ms)) {
+        changes.push_back({row[0].as<std::int64_t>(), "unreachable"});
+    }
+    tx.commit();
+    return changes;
+}
+
+}  // namespace vpsfleet::fleet

@@ -1,0 +1,119 @@
+#include "tests/integration/fleet_fixture.hpp"
+
+#include "tests/support/throwaway_postgres.hpp"
+
+#include <pqxx/pqxx>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+namespace vpsfleet::testing {
+
+namespace {
+
+std::string make_temp_dir() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp ? tmp : "/tmp") + "/vpsfleet-fleet-XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    return pattern;
+}
+
+std::string coordinator_yaml(const std::string& db_url, std::uint16_t fleet_port,
+                             const std::string& dir) {
+    return "log:\n  level: debug\nhttp:\n  listen: 127.0.0.1:0\n"
+           "database:\n  url: \"" +
+           db_url +
+           "\"\n"
+           "fleet:\n  listen: 127.0.0.1:" +
+           std::to_string(fleet_port) + "\n  state_dir: " + dir +
+           "/coordinator\n  heartbeat: 100ms\n  lease: 400ms\n";
+}
+
+}  // namespace
+
+fleet_fixture::fleet_fixture()
+    : dir_(make_temp_dir()),
+      db_url_(fresh_database()),
+      fleet_port_(free_tcp_port()),
+      coordinator_config_(coordinator_yaml(db_url_, fleet_port_, dir_)),
+      coordinator_(launch_daemon(coordinator_bin(), coordinator_config_.path())) {
+    if (wait_for_status("127.0.0.1", coordinator_.port, "/readyz", 200, std::chrono::seconds(20))
+            .status != 200) {
+        throw std::runtime_error("coordinator not ready:\n" +
+                                 coordinator_.process->collected_stderr());
+    }
+}
+
+fleet_fixture::~fleet_fixture() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+}
+
+void fleet_fixture::restart_coordinator() {
+    coordinator_.terminate(std::chrono::seconds(5));
+    coordinator_ = launch_daemon(coordinator_bin(), coordinator_config_.path());
+}
+
+std::string fleet_fixture::create_token(const std::string& ttl) {
+    const auto r = run_command({coordinator_bin(), "join-token", "create", "--config",
+                                coordinator_config_.path(), "--ttl", ttl});
+    if (r.status != 0) throw std::runtime_error("join-token create failed: " + r.output);
+    const auto at = r.output.find("vfj_");
+    return r.output.substr(at, r.output.find('\n', at) - at);
+}
+
+std::string fleet_fixture::agent_config(const std::string& name) {
+    const std::string path = dir_ + "/" + name + ".yaml";
+    std::ofstream(path)
+        << "host:\n  name: " << name
+        << "\nhypervisor:\n  libvirt_uri: test:///default\nmetrics:\n  listen: 127.0.0.1:0\n"
+        << "collector:\n  interval: 200ms\nlink:\n  state_dir: " << dir_ << "/" << name
+        << "\n  reconnect_cap: 300ms\n";
+    return path;
+}
+
+run_result fleet_fixture::enroll(const std::string& name, const std::string& token,
+                                 const std::string& fingerprint) {
+    std::vector<std::string> argv{
+        agent_bin(),     "enroll",
+        "--config",      agent_config(name),
+        "--coordinator", "https://127.0.0.1:" + std::to_string(fleet_port_),
+        "--token",       token};
+    if (!fingerprint.empty()) argv.insert(argv.end(), {"--ca-fingerprint", fingerprint});
+    return run_command(argv);
+}
+
+running_daemon fleet_fixture::start_agent(const std::string& name) {
+    return launch_daemon(agent_bin(), agent_config(name));
+}
+
+std::string fleet_fixture::fleet_ca_fingerprint() const {
+    const auto line =
+        coordinator_.process->wait_for_line("\"ca_fingerprint\"", std::chrono::seconds(5));
+    if (!line) return {};
+    const auto at = line->find("\"ca_fingerprint\":\"") + 18;
+    return line->substr(at, 64);
+}
+
+std::string fleet_fixture::host_state(const std::string& name) const {
+    pqxx::connection conn(db_url_);
+    const auto rows =
+        pqxx::read_transaction(conn).exec_params("SELECT state FROM hosts WHERE name = $1", name);
+    return rows.empty() ? "" : rows[0][0].as<std::string>();
+}
+
+bool fleet_fixture::wait_for_state(const std::string& name, const std::string& state,
+                                   std::chrono::milliseconds timeout) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (host_state(name) == state) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return false;
+}
+
+std::string fleet_fixture::scrape() const { return coordinator_.get("/metrics").body; }
+
+}  // namespace vpsfleet::testing

@@ -1,0 +1,46 @@
+#pragma once
+// A small fleet for tests: a database, a coordinator process with its fleet port on a fixed free
+// port (so agents find it again after a restart) and short heartbeat/lease, and helpers to mint
+// join tokens, enroll agents and watch host states in PostgreSQL.
+#include "tests/integration/daemon_fixture.hpp"
+
+#include <chrono>
+#include <string>
+
+namespace vpsfleet::testing {
+
+class fleet_fixture {
+  public:
+    fleet_fixture();
+    ~fleet_fixture();
+
+    std::uint16_t fleet_port() const { return fleet_port_; }
+    const std::string& database_url() const { return db_url_; }
+    const std::string& dir() const { return dir_; }
+    running_daemon& coordinator() { return coordinator_; }
+    const std::string& coordinator_config() const { return coordinator_config_.path(); }
+
+    void restart_coordinator();
+    // Runs `join-token create` and returns the token.
+    std::string create_token(const std::string& ttl = "1h");
+    std::string agent_config(const std::string& name);
+    run_result enroll(const std::string& name, const std::string& token,
+                      const std::string& fingerprint = {});
+    running_daemon start_agent(const std::string& name);
+    std::string fleet_ca_fingerprint() const;
+
+    std::string host_state(const std::string& name) const;
+    // Polls hosts.state; returns true once it is `state`.
+    bool wait_for_state(const std::string& name, const std::string& state,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(15)) const;
+    std::string scrape() const;
+
+  private:
+    std::string dir_;
+    std::string db_url_;
+    std::uint16_t fleet_port_;
+    temp_file coordinator_config_;
+    running_daemon coordinator_;
+};
+
+}  // namespace vpsfleet::testing
