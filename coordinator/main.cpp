@@ -4,12 +4,14 @@
 #include "common/log.hpp"
 #include "coordinator/auth/first_admin.hpp"
 #include "coordinator/config.hpp"
+#include "coordinator/fleet/commands.hpp"
 #include "coordinator/fleet/fleet_ca.hpp"
 #include "coordinator/fleet/join_tokens.hpp"
 #include "coordinator/service.hpp"
 #include "coordinator/store/migrations.hpp"
 
 #include <sys/stat.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <fstream>
@@ -31,6 +33,8 @@ constexpr const char* k_usage = R"(usage:
                                                   create the first admin with a generated password
   vpsfleet-coordinator join-token create [--region NAME] [--ttl 1h] [--config PATH]
                                                   print a single-use token an agent enrolls with
+  vpsfleet-coordinator command send --host NAME --kind KIND [--args JSON] [--timeout 30s] [--config PATH]
+                                                  send a command to a host's agent and wait for its result
   vpsfleet-coordinator --version
 The default configuration file is /etc/vpsfleet/coordinator.yaml.
 )";
@@ -44,7 +48,7 @@ struct command_line {
 bool parse(int argc, char** argv, command_line& out) {
     int i = 1;
     if (i < argc && argv[i][0] != '-') out.command = argv[i++];
-    if (out.command == "join-token" && i < argc && argv[i][0] != '-')
+    if ((out.command == "join-token" || out.command == "command") && i < argc && argv[i][0] != '-')
         out.command += std::string(" ") + argv[i++];
     for (; i < argc; ++i) {
         std::string arg = argv[i];
@@ -127,6 +131,69 @@ int run_join_token_create(const coordinator::coordinator_config& cfg, const comm
     return daemon::exit_ok;
 }
 
+// Submits through the commands table (any coordinator holding the host's link sends it) and
+// waits for the completion notification.
+int run_command_send(const coordinator::coordinator_config& cfg, const command_line& cl) {
+    const auto host = cl.options.find("--host");
+    const auto kind = cl.options.find("--kind");
+    if (host == cl.options.end() || kind == cl.options.end()) {
+        std::cerr << "vpsfleet-coordinator: command send needs --host and --kind\n";
+        return daemon::exit_usage;
+    }
+    nlohmann::json args = nlohmann::json::object();
+    if (auto it = cl.options.find("--args"); it != cl.options.end()) {
+        args = nlohmann::json::parse(it->second, nullptr, false);
+        if (!args.is_object()) {
+            std::cerr << "vpsfleet-coordinator: --args must be a JSON object\n";
+            return daemon::exit_usage;
+        }
+    }
+    auto timeout = std::chrono::milliseconds(30'000);
+    if (auto it = cl.options.find("--timeout"); it != cl.options.end()) {
+        auto parsed = config::parse_duration(it->second);
+        if (!parsed || parsed->count() <= 0) {
+            std::cerr << "vpsfleet-coordinator: --timeout must be a duration such as 30s\n";
+            return daemon::exit_usage;
+        }
+        timeout = *parsed;
+    }
+    pqxx::connection conn(
+        store::with_connect_timeout(cfg.database.url, cfg.database.connect_timeout));
+    std::int64_t host_id = 0;
+    {
+        pqxx::read_transaction tx(conn);
+        const auto rows =
+            tx.exec_params("SELECT id FROM hosts WHERE lower(name) = lower($1)", host->second);
+        if (rows.empty()) {
+            std::cerr << "vpsfleet-coordinator: no host named '" << host->second << "'\n";
+            return daemon::exit_usage;
+        }
+        host_id = rows[0][0].as<std::int64_t>();
+    }
+    struct done_receiver : pqxx::notification_receiver {
+        using pqxx::notification_receiver::notification_receiver;
+        void operator()(const std::string& payload, int) override {
+            if (payload == target) done = true;
+        }
+        std::string target;
+        bool done = false;
+    } done(conn, fleet::k_command_done_channel);
+    const auto deadline = std::chrono::system_clock::now() + timeout;
+    done.target = fleet::submit_command(conn, host_id, kind->second, args, deadline);
+    // The liveness sweep expires it at the deadline and notifies; a second is enough slack.
+    while (!done.done && std::chrono::system_clock::now() < deadline + std::chrono::seconds(2)) {
+        conn.await_notification(0, 200'000);
+    }
+    const auto state = fleet::load_command(conn, done.target);
+    nlohmann::json out{{"id", done.target},
+                       {"state", state->state},
+                       {"attempts", state->attempts},
+                       {"result", state->result},
+                       {"error", state->error}};
+    std::cout << out.dump() << "\n";
+    return state->state == "completed" ? daemon::exit_ok : daemon::exit_failure;
+}
+
 int run_create_admin(const coordinator::coordinator_config& cfg, const command_line& cl) {
     auto email = cl.options.find("--email");
     if (email == cl.options.end() || email->second.find('@') == std::string::npos) {
@@ -177,6 +244,8 @@ int main(int argc, char** argv) {
     std::vector<std::string> allowed = common_options;
     if (cl.command == "create-admin") {
         allowed.insert(allowed.end(), {"--email", "--credentials-file"});
+    } else if (cl.command == "command send") {
+        allowed.insert(allowed.end(), {"--host", "--kind", "--args", "--timeout"});
     } else if (cl.command == "join-token create") {
         allowed.insert(allowed.end(), {"--region", "--ttl"});
     } else if (cl.command != "run" && cl.command != "migrate" && cl.command != "check-config") {
@@ -205,6 +274,7 @@ int main(int argc, char** argv) {
         if (cl.command == "migrate") return run_migrate(cfg);
         if (cl.command == "create-admin") return run_create_admin(cfg, cl);
         if (cl.command == "join-token create") return run_join_token_create(cfg, cl);
+        if (cl.command == "command send") return run_command_send(cfg, cl);
         return run_daemon(cfg);
     } catch (const std::exception& e) {
         std::cerr << "vpsfleet-coordinator: " << e.what() << "\n";

@@ -63,13 +63,18 @@ std::optional<host_snapshot> host_collector::latest() const {
     return latest_;
 }
 
+libvirt::connection& host_collector::connection() {
+    if (!conn_ || !conn_->alive()) {
+        conn_.reset();
+        conn_ = std::make_unique<libvirt::connection>(cfg_.libvirt_uri);
+    }
+    return *conn_;
+}
+
 host_snapshot host_collector::sample() {
     try {
-        if (!conn_ || !conn_->alive()) {
-            conn_.reset();
-            conn_ = std::make_unique<libvirt::connection>(cfg_.libvirt_uri);
-        }
-        return host_snapshot{conn_->facts(), conn_->domains()};
+        auto& conn = connection();
+        return host_snapshot{conn.facts(), conn.domains()};
     } catch (...) {
         conn_.reset();
         throw;

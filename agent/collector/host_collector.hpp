@@ -3,6 +3,7 @@
 // gauges. A lost hypervisor connection shows as hypervisor_up 0 and is reopened on the next tick.
 #include "agent/config.hpp"
 #include "agent/driver/libvirt/connection.hpp"
+#include "common/offload.hpp"
 
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -36,6 +37,14 @@ class host_collector {
     void start();
     void stop();
     bool hypervisor_up() const { return up_; }
+    // Runs work(libvirt::connection&) on the hypervisor thread, (re)connecting first. Commands go
+    // through here so they share the collector's connection (and, on test:///, its state).
+    // `work` must be a named object (see store::database::run for why).
+    template <class F>
+    auto with_hypervisor(F& work) {
+        return offload(hypervisor_thread_, [this, work]() mutable { return work(connection()); });
+    }
+
     // Empty until the hypervisor has been sampled once.
     std::optional<host_snapshot> latest() const;
 
@@ -43,6 +52,7 @@ class host_collector {
     boost::asio::awaitable<void> loop();
     // Runs on the hypervisor thread: (re)opens the connection and reads the facts.
     host_snapshot sample();
+    libvirt::connection& connection();  // on the hypervisor thread
     void publish(const libvirt::host_facts& facts);
 
     boost::asio::io_context& io_;

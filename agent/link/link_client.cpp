@@ -1,5 +1,6 @@
 #include "agent/link/link_client.hpp"
 
+#include "agent/link/command_runner.hpp"
 #include "agent/link/tls_client.hpp"
 #include "common/build_info.hpp"
 #include "common/log.hpp"
@@ -110,7 +111,13 @@ link_client::link_client(asio::io_context& io, const agent_config& cfg, host_col
                        .Name("vpsfleet_agent_link_send_queue_messages")
                        .Help("Messages queued for the coordinator and not yet written")
                        .Register(registry)
-                       .Add({})) {}
+                       .Add({})),
+      commands_(
+          prometheus::BuildCounter()
+              .Name("vpsfleet_agent_commands_total")
+              .Help(
+                  "Commands received, by kind and outcome (ok, failed, replayed from the journal)")
+              .Register(registry)) {}
 
 void link_client::start() {
     asio::co_spawn(
@@ -201,8 +208,11 @@ asio::awaitable<void> link_client::serve(const credentials& creds) {
     conn->ws.set_option(timeouts);
     attempts_.Add({{"outcome", "connected"}}).Increment();
 
+    if (!journal_) journal_ = std::make_unique<command_journal>(cfg_.state_dir + "/journal.json");
     const auto snapshot = collector_.latest();
-    send(*conn, make_hello(cfg_, snapshot));
+    auto hello = make_hello(cfg_, snapshot);
+    hello.journal = journal_->ids();
+    send(*conn, std::move(hello));
     send(*conn, make_inventory(snapshot));
     asio::co_spawn(strand_, write_loop(conn), asio::detached);
     asio::co_spawn(strand_, heartbeat_loop(conn), asio::detached);
@@ -227,7 +237,7 @@ asio::awaitable<void> link_client::serve(const credentials& creds) {
         }
         const auto& env = std::get<protocol::envelope>(decoded);
         messages_.Add({{"direction", "in"}, {"type", env.type}}).Increment();
-        handle(*conn, env);
+        handle(conn, env);
     }
     log::info("link closed", {{"reason", conn->close_reason}});
 }
@@ -241,7 +251,9 @@ void link_client::send(connection& conn, protocol::message body, std::optional<s
     messages_.Add({{"direction", "out"}, {"type", type}}).Increment();
 }
 
-void link_client::handle(connection& conn, const protocol::envelope& env) {
+void link_client::handle(const std::shared_ptr<connection>& conn_ptr,
+                         const protocol::envelope& env) {
+    connection& conn = *conn_ptr;
     if (const auto* w = std::get_if<protocol::welcome>(&env.body)) {
         conn.heartbeat_every =
             std::chrono::milliseconds(std::max<std::uint32_t>(w->heartbeat_ms, 10));
@@ -253,13 +265,7 @@ void link_client::handle(connection& conn, const protocol::envelope& env) {
                               {"heartbeat_ms", w->heartbeat_ms},
                               {"lease_ms", w->lease_ms}});
     } else if (const auto* c = std::get_if<protocol::command>(&env.body)) {
-        send(conn, protocol::command_ack{c->command_id}, env.id);
-        send(conn,
-             protocol::command_result{
-                 c->command_id, false, std::nullopt,
-                 protocol::command_error{"unsupported_command",
-                                         "this agent does not run '" + c->kind + "' commands"}},
-             env.id);
+        asio::co_spawn(strand_, execute(conn_ptr, *c, env.id), asio::detached);
     } else if (const auto* issued = std::get_if<protocol::cert_issued>(&env.body)) {
         if (conn.pending_key_pem.empty()) return;
         save_renewed(cfg_.state_dir, conn.pending_key_pem, issued->certificate_pem);
@@ -284,6 +290,33 @@ void link_client::maybe_renew(connection& conn) {
               {{"not_after_s",
                 std::chrono::duration_cast<std::chrono::seconds>(info.not_after.time_since_epoch())
                     .count()}});
+}
+
+asio::awaitable<void> link_client::execute(std::shared_ptr<connection> conn, protocol::command cmd,
+                                           std::string ref) {
+    send(*conn, protocol::command_ack{cmd.command_id}, ref);
+    if (auto done = journal_->find(cmd.command_id)) {
+        // Delivered again (the result was lost with a link): answer, do not run it twice.
+        commands_.Add({{"kind", cmd.kind}, {"outcome", "replayed"}}).Increment();
+        log::info("command replayed from the journal",
+                  {{"command_id", cmd.command_id}, {"kind", cmd.kind}});
+        send(*conn, std::move(*done), ref);
+        co_return;
+    }
+    if (!running_.insert(cmd.command_id).second)
+        co_return;  // already running; its result will follow
+    auto result = co_await run_command(collector_, cmd);
+    running_.erase(cmd.command_id);
+    try {
+        journal_->record(result);
+    } catch (const std::exception& e) {
+        log::error("cannot write the command journal", {{"error", e.what()}});
+    }
+    commands_.Add({{"kind", cmd.kind}, {"outcome", result.ok ? "ok" : "failed"}}).Increment();
+    log::info("command finished",
+              {{"command_id", cmd.command_id}, {"kind", cmd.kind}, {"ok", result.ok}});
+    // The link may have been replaced meanwhile; the current one gets the result.
+    if (current_ && !current_->closing) send(*current_, std::move(result), ref);
 }
 
 asio::awaitable<void> link_client::write_loop(std::shared_ptr<connection> conn) {

@@ -5,6 +5,7 @@
 // whenever the link drops.
 #include "agent/collector/host_collector.hpp"
 #include "agent/config.hpp"
+#include "agent/link/command_journal.hpp"
 #include "agent/link/credentials.hpp"
 #include "protocol/codec.hpp"
 
@@ -20,6 +21,7 @@
 #include <atomic>
 #include <memory>
 #include <random>
+#include <set>
 
 namespace vpsfleet::agent::link {
 
@@ -37,7 +39,9 @@ class link_client : public std::enable_shared_from_this<link_client> {
     boost::asio::awaitable<void> serve(const credentials& creds);
     boost::asio::awaitable<void> write_loop(std::shared_ptr<connection> conn);
     boost::asio::awaitable<void> heartbeat_loop(std::shared_ptr<connection> conn);
-    void handle(connection& conn, const protocol::envelope& env);
+    void handle(const std::shared_ptr<connection>& conn, const protocol::envelope& env);
+    boost::asio::awaitable<void> execute(std::shared_ptr<connection> conn, protocol::command cmd,
+                                         std::string ref);
     void send(connection& conn, protocol::message body,
               std::optional<std::string> ref = std::nullopt);
     void maybe_renew(connection& conn);
@@ -52,11 +56,14 @@ class link_client : public std::enable_shared_from_this<link_client> {
     std::atomic<bool> stopping_{false};
     std::chrono::milliseconds backoff_{0};
     std::mt19937_64 random_{std::random_device{}()};
+    std::unique_ptr<command_journal> journal_;  // on the strand
+    std::set<std::string> running_;             // command ids being executed, on the strand
 
     prometheus::Gauge& connected_;
     prometheus::Family<prometheus::Counter>& attempts_;
     prometheus::Family<prometheus::Counter>& messages_;
     prometheus::Gauge& queue_depth_;
+    prometheus::Family<prometheus::Counter>& commands_;
 };
 
 }  // namespace vpsfleet::agent::link

@@ -2,6 +2,7 @@
 
 #include "common/build_info.hpp"
 #include "common/log.hpp"
+#include "coordinator/fleet/commands.hpp"
 #include "coordinator/fleet/enrollment.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -193,6 +194,10 @@ asio::awaitable<void> agent_session::handle(const protocol::envelope& env) {
         co_await on_hello(env, *h);
     } else if (const auto* r = std::get_if<protocol::cert_renew>(&env.body)) {
         co_await on_cert_renew(env, *r);
+    } else if (std::holds_alternative<protocol::command_ack>(env.body) ||
+               std::holds_alternative<protocol::command_progress>(env.body) ||
+               std::holds_alternative<protocol::command_result>(env.body)) {
+        co_await on_command_reply(env);
     } else if (const auto* inv = std::get_if<protocol::inventory>(&env.body)) {
         log::debug("inventory received", {{"host_id", host_id_}, {"domains", inv->domains.size()}});
     } else if (const auto* err = std::get_if<protocol::error>(&env.body)) {
@@ -230,6 +235,47 @@ asio::awaitable<void> agent_session::on_hello(const protocol::envelope& env,
     log::info(
         "host online",
         {{"host_id", host_id_}, {"host_name", h.host_name}, {"agent_version", h.agent_version}});
+    // A new link: whatever was sent on the old one may have been lost, so send it again; the
+    // agent's journal answers what it already ran.
+    co_await send_open_commands(true);
+}
+
+void agent_session::dispatch_commands(bool include_in_flight) {
+    asio::post(ws_.get_executor(), [self = shared_from_this(), include_in_flight] {
+        if (!self->greeted_ || self->closing_) return;
+        asio::co_spawn(self->ws_.get_executor(), self->send_open_commands(include_in_flight),
+                       asio::detached);
+    });
+}
+
+asio::awaitable<void> agent_session::send_open_commands(bool include_in_flight) {
+    auto self = shared_from_this();
+    try {
+        auto take = [id = host_id_, include_in_flight](pqxx::connection& c) {
+            return take_commands_to_send(c, id, include_in_flight);
+        };
+        auto commands = co_await ctx_.db.run(take);
+        for (auto& c : commands) {
+            log::info("command sent",
+                      {{"host_id", host_id_}, {"command_id", c.command_id}, {"kind", c.kind}});
+            send(std::move(c));
+        }
+    } catch (const std::exception& e) {
+        log::warn("cannot send commands", {{"host_id", host_id_}, {"error", e.what()}});
+    }
+}
+
+asio::awaitable<void> agent_session::on_command_reply(const protocol::envelope& env) {
+    auto record = [id = host_id_, body = env.body](pqxx::connection& c) {
+        if (const auto* ack = std::get_if<protocol::command_ack>(&body)) {
+            mark_acked(c, id, ack->command_id);
+        } else if (const auto* p = std::get_if<protocol::command_progress>(&body)) {
+            record_progress(c, id, *p);
+        } else if (const auto* r = std::get_if<protocol::command_result>(&body)) {
+            record_result(c, id, *r);
+        }
+    };
+    co_await ctx_.db.run(record);
 }
 
 asio::awaitable<void> agent_session::on_cert_renew(const protocol::envelope& env,

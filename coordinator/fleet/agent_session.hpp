@@ -34,6 +34,9 @@ class agent_session : public std::enable_shared_from_this<agent_session> {
     // Thread-safe: cut the link (revoked, disabled, replaced, shutting down).
     void close(const std::string& reason);
 
+    // Thread-safe: send the host's open commands (all of them on a new link, else only new ones).
+    void dispatch_commands(bool include_in_flight);
+
     std::int64_t host_id() const { return host_id_; }
     const std::string& serial() const { return serial_; }
 
@@ -43,6 +46,8 @@ class agent_session : public std::enable_shared_from_this<agent_session> {
     boost::asio::awaitable<void> on_hello(const protocol::envelope& env, const protocol::hello& h);
     boost::asio::awaitable<void> on_cert_renew(const protocol::envelope& env,
                                                const protocol::cert_renew& r);
+    boost::asio::awaitable<void> send_open_commands(bool include_in_flight);
+    boost::asio::awaitable<void> on_command_reply(const protocol::envelope& env);
     void reply_error(std::string code, std::string message, std::optional<std::string> ref);
     void drop(const std::string& reason);  // on the strand
     // Sends what is queued, then a close frame; the link ends when the agent answers it.

@@ -3,6 +3,7 @@
 #include "common/log.hpp"
 #include "common/secrets.hpp"
 #include "coordinator/fleet/agent_session.hpp"
+#include "coordinator/fleet/commands.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -26,6 +27,15 @@ fleet_service::fleet_service(asio::io_context& io, const coordinator::fleet_conf
     : io_(io),
       metrics_(registry),
       ctx_(cfg, db, load_or_create_ca(cfg), metrics_, make_instance_id()),
+      notifications_(db.pool().conninfo(), {k_commands_channel},
+                     [this](const std::string&, const std::string& payload) {
+                         // Empty payload: the listener (re)connected and may have missed some.
+                         for (const auto& session : ctx_.sessions()) {
+                             if (payload.empty() || payload == std::to_string(session->host_id())) {
+                                 session->dispatch_commands(false);
+                             }
+                         }
+                     }),
       timer_(io) {}
 
 void fleet_service::start() {
@@ -33,11 +43,13 @@ void fleet_service::start() {
     listener_->listen();
     listener_->start();
     asio::co_spawn(io_, liveness_loop(), asio::detached);
+    notifications_.start();
 }
 
 void fleet_service::stop() {
     stopping_ = true;
     timer_.cancel();
+    notifications_.stop();
     if (listener_) listener_->stop();
 }
 
@@ -48,6 +60,7 @@ asio::awaitable<void> fleet_service::liveness_loop() {
             auto touched = ctx_.take_touched();
             auto check = [touched, lease](pqxx::connection& c) {
                 touch_hosts(c, touched);
+                expire_commands(c);
                 return std::make_pair(expire_leases(c, lease), load_access_snapshot(c));
             };
             auto [changes, access] = co_await ctx_.db.run(check);

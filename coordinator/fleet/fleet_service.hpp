@@ -4,6 +4,7 @@
 // and disabled hosts to live links.
 #include "coordinator/fleet/fleet_context.hpp"
 #include "coordinator/fleet/fleet_listener.hpp"
+#include "coordinator/fleet/notification_listener.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -26,6 +27,7 @@ class fleet_service {
     fleet_metrics metrics_;
     fleet_context ctx_;
     std::shared_ptr<fleet_listener> listener_;
+    notification_listener notifications_;
     boost::asio::steady_timer timer_;
     bool stopping_ = false;
 };

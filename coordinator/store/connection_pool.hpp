@@ -65,6 +65,7 @@ class connection_pool {
     }
 
     pool_stats stats() const;
+    const std::string& conninfo() const { return conninfo_; }
 
   private:
     friend class lease;

@@ -116,4 +116,17 @@ bool fleet_fixture::wait_for_state(const std::string& name, const std::string& s
 
 std::string fleet_fixture::scrape() const { return coordinator_.get("/metrics").body; }
 
+run_result fleet_fixture::send_command(const std::string& host, const std::string& kind,
+                                       const std::string& args_json,
+                                       const std::string& timeout) const {
+    return run_command({coordinator_bin(), "command", "send", "--config",
+                        coordinator_config_.path(), "--host", host, "--kind", kind, "--args",
+                        args_json, "--timeout", timeout});
+}
+
+running_daemon fleet_fixture::start_second_coordinator() const {
+    // Same CA (one fleet), another fleet port.
+    return start_daemon(coordinator_bin(), coordinator_yaml(db_url_, free_tcp_port(), dir_));
+}
+
 }  // namespace vpsfleet::testing

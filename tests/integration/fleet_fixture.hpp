@@ -34,6 +34,11 @@ class fleet_fixture {
     bool wait_for_state(const std::string& name, const std::string& state,
                         std::chrono::milliseconds timeout = std::chrono::seconds(15)) const;
     std::string scrape() const;
+    // `vpsfleet-coordinator command send`: submits through the database and waits for the result.
+    run_result send_command(const std::string& host, const std::string& kind,
+                            const std::string& args_json, const std::string& timeout = "10s") const;
+    // Starts another coordinator process on the same database (its own ports and fleet state).
+    running_daemon start_second_coordinator() const;
 
   private:
     std::string dir_;

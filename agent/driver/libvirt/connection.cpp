@@ -79,6 +79,35 @@ host_facts connection::facts() const {
     return f;
 }
 
+namespace {
+
+struct domain_ref {
+    virDomainPtr ptr = nullptr;
+    ~domain_ref() {
+        if (ptr) virDomainFree(ptr);
+    }
+};
+
+void lookup(virConnectPtr conn, const std::string& domain, domain_ref& out) {
+    out.ptr = virDomainLookupByUUIDString(conn, domain.c_str());
+    if (!out.ptr) out.ptr = virDomainLookupByName(conn, domain.c_str());
+    if (!out.ptr) throw_last_error("no domain '" + domain + "'");
+}
+
+}  // namespace
+
+void connection::start(const std::string& domain) {
+    domain_ref d;
+    lookup(conn_.get(), domain, d);
+    if (virDomainCreate(d.ptr) != 0) throw_last_error("start " + domain);
+}
+
+void connection::destroy(const std::string& domain) {
+    domain_ref d;
+    lookup(conn_.get(), domain, d);
+    if (virDomainDestroy(d.ptr) != 0) throw_last_error("stop " + domain);
+}
+
 std::vector<domain_info> connection::domains() const {
     virDomainPtr* list = nullptr;
     const int n = virConnectListAllDomains(conn_.get(), &list, 0);

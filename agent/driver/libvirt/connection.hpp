@@ -39,6 +39,9 @@ class connection {
     bool alive() const;
     host_facts facts() const;
     std::vector<domain_info> domains() const;
+    // Power actions on a domain named by UUID or name; libvirt's message on failure.
+    void start(const std::string& domain);
+    void destroy(const std::string& domain);
 
   private:
     struct closer {
