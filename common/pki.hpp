@@ -10,6 +10,9 @@
 namespace vpsfleet::pki {
 
 // Carries OpenSSL's error queue text; the queue is cleared before the throw.
+// Every certificate is valid from this long before it was issued, for hosts whose clocks lag.
+inline constexpr std::chrono::minutes k_clock_skew{5};
+
 struct pki_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };

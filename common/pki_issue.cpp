@@ -17,7 +17,6 @@ using namespace openssl;
 namespace {
 
 // Certificates are dated this far back so a host whose clock runs a little behind accepts them.
-constexpr std::chrono::minutes k_clock_skew{5};
 constexpr std::size_t k_max_common_name = 64;  // ub-common-name, RFC 5280
 
 [[noreturn]] void refuse(const std::string& message) {

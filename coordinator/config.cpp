@@ -34,9 +34,8 @@ coordinator_config load_config(const std::string& path) {
     }
     cfg.fleet.server_names = fleet.get_string_list("server_names", cfg.fleet.server_names);
     if (cfg.fleet.server_names.empty()) fleet.fail("server_names", "must name at least one host");
-    cfg.fleet.certificate_lifetime =
-        std::chrono::duration_cast<std::chrono::seconds>(fleet.get_duration(
-            "certificate_lifetime", cfg.fleet.certificate_lifetime, 1min, 24h * 365));
+    cfg.fleet.certificate_lifetime = std::chrono::duration_cast<std::chrono::seconds>(
+        fleet.get_duration("certificate_lifetime", cfg.fleet.certificate_lifetime, 10s, 24h * 365));
     cfg.fleet.heartbeat = fleet.get_duration("heartbeat", cfg.fleet.heartbeat, 10ms, 10min);
     cfg.fleet.lease = fleet.get_duration("lease", cfg.fleet.lease, 30ms, 1h);
     if (cfg.fleet.lease < 2 * cfg.fleet.heartbeat) {

@@ -209,7 +209,14 @@ asio::awaitable<void> link_client::serve(const credentials& creds) {
     attempts_.Add({{"outcome", "connected"}}).Increment();
 
     if (!journal_) journal_ = std::make_unique<command_journal>(cfg_.state_dir + "/journal.json");
-    const auto snapshot = collector_.latest();
+    // The hello carries the host's facts: give the collector's first sample a moment to land.
+    auto snapshot = collector_.latest();
+    for (int i = 0; i < 200 && !snapshot && !conn->closing; ++i) {
+        conn->heartbeat.expires_after(std::chrono::milliseconds(50));
+        beast::error_code ignored;
+        co_await conn->heartbeat.async_wait(asio::redirect_error(use_awaitable, ignored));
+        snapshot = collector_.latest();
+    }
     auto hello = make_hello(cfg_, snapshot);
     hello.journal = journal_->ids();
     send(*conn, std::move(hello));
@@ -281,7 +288,9 @@ void link_client::handle(const std::shared_ptr<connection>& conn_ptr,
 void link_client::maybe_renew(connection& conn) {
     if (!conn.pending_key_pem.empty()) return;
     const auto info = pki::inspect(conn.creds.certificate_pem);
-    const auto renew_at = info.not_before + (info.not_after - info.not_before) * 2 / 3;
+    // Two thirds into the lifetime it was issued with (not counting the clock-skew back-dating).
+    const auto issued_at = info.not_before + pki::k_clock_skew;
+    const auto renew_at = issued_at + (info.not_after - issued_at) * 2 / 3;
     if (std::chrono::system_clock::now() < renew_at) return;
     const auto key = pki::generate_p256_key();
     conn.pending_key_pem = key.private_key_pem;

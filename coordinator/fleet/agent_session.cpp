@@ -266,16 +266,21 @@ asio::awaitable<void> agent_session::send_open_commands(bool include_in_flight) 
 }
 
 asio::awaitable<void> agent_session::on_command_reply(const protocol::envelope& env) {
-    auto record = [id = host_id_, body = env.body](pqxx::connection& c) {
+    auto record = [id = host_id_,
+                   body = env.body](pqxx::connection& c) -> std::optional<recorded_result> {
         if (const auto* ack = std::get_if<protocol::command_ack>(&body)) {
             mark_acked(c, id, ack->command_id);
         } else if (const auto* p = std::get_if<protocol::command_progress>(&body)) {
             record_progress(c, id, *p);
         } else if (const auto* r = std::get_if<protocol::command_result>(&body)) {
-            record_result(c, id, *r);
+            return record_result(c, id, *r);
         }
+        return std::nullopt;
     };
-    co_await ctx_.db.run(record);
+    if (auto done = co_await ctx_.db.run(record)) {
+        const bool ok = std::get<protocol::command_result>(env.body).ok;
+        ctx_.metrics.command_done(done->kind, ok, done->since_submitted.count());
+    }
 }
 
 asio::awaitable<void> agent_session::on_cert_renew(const protocol::envelope& env,

@@ -82,8 +82,8 @@ void record_progress(pqxx::connection& conn, std::int64_t host_id,
     tx.commit();
 }
 
-bool record_result(pqxx::connection& conn, std::int64_t host_id,
-                   const protocol::command_result& r) {
+std::optional<recorded_result> record_result(pqxx::connection& conn, std::int64_t host_id,
+                                             const protocol::command_result& r) {
     pqxx::work tx(conn);
     const nlohmann::json error =
         r.error ? nlohmann::json{{"code", r.error->code}, {"message", r.error->message}}
@@ -93,13 +93,14 @@ bool record_result(pqxx::connection& conn, std::int64_t host_id,
         "now(), "
         "updated_at = now() WHERE id::text = $1 AND host_id = $2 AND state IN ('pending', 'sent', "
         "'running') "
-        "RETURNING id",
+        "RETURNING kind, extract(epoch FROM now() - created_at)::float8",
         r.command_id, host_id, r.ok ? "completed" : "failed", r.result ? r.result->dump() : "null",
         error.dump());
-    if (rows.empty()) return false;
+    if (rows.empty()) return std::nullopt;
     tx.exec_params("SELECT pg_notify($1, $2)", k_command_done_channel, r.command_id);
     tx.commit();
-    return true;
+    return recorded_result{rows[0][0].as<std::string>(),
+                           std::chrono::duration<double>(rows[0][1].as<double>())};
 }
 
 std::vector<std::string> expire_commands(pqxx::connection& conn) {

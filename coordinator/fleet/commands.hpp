@@ -33,8 +33,13 @@ std::vector<protocol::command> take_commands_to_send(pqxx::connection& conn, std
 void mark_acked(pqxx::connection& conn, std::int64_t host_id, const std::string& command_id);
 void record_progress(pqxx::connection& conn, std::int64_t host_id,
                      const protocol::command_progress& p);
-// Records the first result only; later copies (a replay) change nothing. True when recorded.
-bool record_result(pqxx::connection& conn, std::int64_t host_id, const protocol::command_result& r);
+// Records the first result only; later copies (a replay) change nothing.
+struct recorded_result {
+    std::string kind;
+    std::chrono::duration<double> since_submitted;
+};
+std::optional<recorded_result> record_result(pqxx::connection& conn, std::int64_t host_id,
+                                             const protocol::command_result& r);
 // Marks open commands past their deadline expired; returns their ids.
 std::vector<std::string> expire_commands(pqxx::connection& conn);
 

@@ -28,6 +28,18 @@ fleet_metrics::fleet_metrics(prometheus::Registry& registry)
       disconnects(prometheus::BuildCounter()
                       .Name("vpsfleet_coordinator_fleet_disconnects_total")
                       .Help("Agent links closed, by reason")
-                      .Register(registry)) {}
+                      .Register(registry)),
+      command_latency(
+          prometheus::BuildHistogram()
+              .Name("vpsfleet_coordinator_fleet_command_duration_seconds")
+              .Help("Time from a command's submission to its result, by kind and outcome")
+              .Register(registry)) {}
+
+void fleet_metrics::command_done(const std::string& kind, bool ok, double seconds) {
+    static const prometheus::Histogram::BucketBoundaries buckets{
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+    command_latency.Add({{"kind", kind}, {"outcome", ok ? "ok" : "failed"}}, buckets)
+        .Observe(seconds);
+}
 
 }  // namespace vpsfleet::fleet

@@ -3,6 +3,7 @@
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
 #include <string>
@@ -25,12 +26,16 @@ struct fleet_metrics {
         disconnects.Add({{"reason", reason}}).Increment();
     }
 
+    // Submission to first result, by command kind and outcome.
+    void command_done(const std::string& kind, bool ok, double seconds);
+
     prometheus::Gauge& connected_agents;
     prometheus::Gauge& send_queue_depth;  // messages waiting, summed over all sessions
     prometheus::Family<prometheus::Counter>& messages;
     prometheus::Family<prometheus::Counter>& handshake_failures;
     prometheus::Family<prometheus::Counter>& enrollments;
     prometheus::Family<prometheus::Counter>& disconnects;
+    prometheus::Family<prometheus::Histogram>& command_latency;
 };
 
 }  // namespace vpsfleet::fleet

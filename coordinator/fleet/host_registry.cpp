@@ -20,8 +20,11 @@ void mark_online(pqxx::connection& conn, std::int64_t host_id, const std::string
                  const std::string& instance) {
     pqxx::work tx(conn);
     tx.exec_params(
-        "UPDATE hosts SET state = 'online', facts = $2::jsonb, cpu = $3, memory = $4, "
-        "agent_version = $5, "
+        // An agent whose hypervisor is down reports no facts; the last known ones stay then.
+        "UPDATE hosts SET state = 'online', facts = CASE WHEN $3 > 0 THEN $2::jsonb ELSE facts "
+        "END, "
+        "cpu = CASE WHEN $3 > 0 THEN $3 ELSE cpu END, "
+        "memory = CASE WHEN $3 > 0 THEN $4 ELSE memory END, agent_version = $5, "
         "connected_instance = $6, last_seen_at = now(), updated_at = now() WHERE id = $1",
         host_id, facts_json, cpus, memory_bytes, agent_version, instance);
     tx.commit();

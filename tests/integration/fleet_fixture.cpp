@@ -21,23 +21,20 @@ std::string make_temp_dir() {
 }
 
 std::string coordinator_yaml(const std::string& db_url, std::uint16_t fleet_port,
-                             const std::string& dir) {
-    return "log:\n  level: debug\nhttp:\n  listen: 127.0.0.1:0\n"
-           "database:\n  url: \"" +
-           db_url +
-           "\"\n"
-           "fleet:\n  listen: 127.0.0.1:" +
-           std::to_string(fleet_port) + "\n  state_dir: " + dir +
-           "/coordinator\n  heartbeat: 100ms\n  lease: 400ms\n";
+                             const std::string& dir, const std::string& fleet_extra) {
+    return "log:\n  level: debug\nhttp:\n  listen: 127.0.0.1:0\ndatabase:\n  url: \"" + db_url +
+           "\"\nfleet:\n  listen: 127.0.0.1:" + std::to_string(fleet_port) +
+           "\n  state_dir: " + dir + "/coordinator\n  heartbeat: 100ms\n  lease: 400ms\n" +
+           fleet_extra;
 }
 
 }  // namespace
 
-fleet_fixture::fleet_fixture()
+fleet_fixture::fleet_fixture(const std::string& fleet_extra)
     : dir_(make_temp_dir()),
       db_url_(fresh_database()),
       fleet_port_(free_tcp_port()),
-      coordinator_config_(coordinator_yaml(db_url_, fleet_port_, dir_)),
+      coordinator_config_(coordinator_yaml(db_url_, fleet_port_, dir_, fleet_extra)),
       coordinator_(launch_daemon(coordinator_bin(), coordinator_config_.path())) {
     if (wait_for_status("127.0.0.1", coordinator_.port, "/readyz", 200, std::chrono::seconds(20))
             .status != 200) {
@@ -126,7 +123,7 @@ run_result fleet_fixture::send_command(const std::string& host, const std::strin
 
 running_daemon fleet_fixture::start_second_coordinator() const {
     // Same CA (one fleet), another fleet port.
-    return start_daemon(coordinator_bin(), coordinator_yaml(db_url_, free_tcp_port(), dir_));
+    return start_daemon(coordinator_bin(), coordinator_yaml(db_url_, free_tcp_port(), dir_, {}));
 }
 
 }  // namespace vpsfleet::testing

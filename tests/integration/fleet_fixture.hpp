@@ -11,7 +11,8 @@ namespace vpsfleet::testing {
 
 class fleet_fixture {
   public:
-    fleet_fixture();
+    // fleet_extra: more keys for the coordinator's fleet section, each line indented two spaces.
+    explicit fleet_fixture(const std::string& fleet_extra = {});
     ~fleet_fixture();
 
     std::uint16_t fleet_port() const { return fleet_port_; }

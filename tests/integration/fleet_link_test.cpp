@@ -211,9 +211,9 @@ TEST(fleet_link, a_killed_agent_goes_unreachable_then_down_within_the_lease_boun
     const auto down_after = std::chrono::steady_clock::now() - killed;
     // Never before one lease; the check runs every heartbeat (100 ms) and last_seen lags by one.
     EXPECT_GE(unreachable_after, 300ms);
-    EXPECT_LE(unreachable_after, 2000ms);
+    EXPECT_LE(unreachable_after, 5000ms);  // generous: CI runs this under sanitizers on 2 cores
     EXPECT_GE(down_after, 700ms);
-    EXPECT_LE(down_after, 3000ms);
+    EXPECT_LE(down_after, 6000ms);
 }
 
 TEST(fleet_link, agents_come_back_online_after_the_coordinator_restarts) {
@@ -294,4 +294,56 @@ TEST(fleet_link, an_oversized_frame_closes_only_that_link) {
         << fleet.coordinator().process->collected_stderr();
     EXPECT_EQ(fleet.host_state("hv-b"), "online");
     EXPECT_EQ(healthy.terminate(5s), 0);
+}
+
+TEST(fleet_link, the_agent_renews_its_certificate_over_the_live_link) {
+    fleet_fixture fleet("  certificate_lifetime: 12s\n");  // renewal due 8 s after issue
+    ASSERT_EQ(fleet.enroll("hv-a", fleet.create_token()).status, 0);
+    const auto first = identity_of(fleet, "hv-a").certificate_pem;
+    auto agent = fleet.start_agent("hv-a");
+    ASSERT_TRUE(agent.process->wait_for_line("\"msg\":\"certificate renewed\"", 20s))
+        << agent.process->collected_stderr();
+    const auto renewed = identity_of(fleet, "hv-a");
+    EXPECT_NE(renewed.certificate_pem, first);
+    const auto info = vpsfleet::pki::inspect(renewed.certificate_pem);
+    EXPECT_TRUE(vpsfleet::pki::verify_signed_by(renewed.certificate_pem, fleet_ca_pem(fleet),
+                                                std::chrono::system_clock::now()));
+    pqxx::connection conn(fleet.database_url());
+    EXPECT_EQ(pqxx::read_transaction(conn)
+                  .exec_params("SELECT count(*) FROM host_certificates WHERE serial = $1",
+                               info.serial_hex)[0][0]
+                  .as<int>(),
+              1);
+    // The next link uses the renewed certificate.
+    EXPECT_EQ(agent.terminate(5s), 0);
+    ws_test_client client;
+    EXPECT_EQ(client.connect(fleet.fleet_port(), renewed), "");
+}
+
+TEST(fleet_link, a_peer_that_falls_behind_its_send_queue_is_disconnected_and_counted) {
+    fleet_fixture fleet("  send_queue_messages: 8\n");
+    ASSERT_EQ(fleet.enroll("hv-a", fleet.create_token()).status, 0);
+    ws_test_client client;  // says hello, then never reads
+    ASSERT_EQ(client.connect(fleet.fleet_port(), identity_of(fleet, "hv-a")), "");
+    ASSERT_TRUE(client.send(
+        R"({"v":1,"type":"hello","id":"h","ts":1,"body":{"agent_version":"t","driver":"memory",)"
+        R"("host_name":"hv-a","facts":{"cpus":1,"cpu_mhz":1,"cpu_model":"x","memory_bytes":1,)"
+        R"("disks":[],"capabilities":[]}}})"));
+    ASSERT_TRUE(fleet.wait_for_state("hv-a", "online"));
+    {
+        pqxx::connection conn(fleet.database_url());
+        pqxx::work tx(conn);
+        tx.exec(
+            "INSERT INTO commands (host_id, kind, args, deadline) SELECT id, 'domain.start', "
+            "'{\"domain\":\"" +
+            std::string(4000, 'x') +
+            "\"}', now() + interval '1 minute' "
+            "FROM hosts, generate_series(1, 200) WHERE name = 'hv-a'");
+        tx.exec("SELECT pg_notify('vpsfleet_commands', id::text) FROM hosts WHERE name = 'hv-a'");
+        tx.commit();
+    }
+    EXPECT_TRUE(fleet.coordinator().process->wait_for_line("\"reason\":\"slow_peer\"", 10s));
+    EXPECT_TRUE(
+        scrape_has(fleet, R"(vpsfleet_coordinator_fleet_disconnects_total{reason="slow_peer"} 1)"));
+    EXPECT_TRUE(scrape_has(fleet, "vpsfleet_coordinator_fleet_send_queue_messages 0"));
 }
