@@ -1,6 +1,7 @@
 #include "common/http_server.hpp"
 
 #include "common/log.hpp"
+#include "common/tcp_listener.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -43,17 +44,7 @@ server::server(asio::io_context& io, server_options options, handler on_request)
 }
 
 tcp::endpoint server::listen(const std::string& host, std::uint16_t port) {
-    tcp::endpoint ep{asio::ip::make_address(host), port};
-    acceptor_.open(ep.protocol());
-    acceptor_.set_option(asio::socket_base::reuse_address(true));
-    acceptor_.bind(ep);
-    acceptor_.listen(asio::socket_base::max_listen_connections);
-    const auto bound = acceptor_.local_endpoint();
-    const bool v6 = bound.address().is_v6();
-    const std::string addr = (v6 ? "[" : "") + bound.address().to_string() + (v6 ? "]" : "") + ":" +
-                             std::to_string(bound.port());
-    log::info("listening", {{"server", options_.name}, {"addr", addr}});
-    return bound;
+    return net::open_listener(acceptor_, host, port, options_.name);
 }
 
 void server::start() {
@@ -86,29 +77,18 @@ std::size_t server::open_connections() const {
 }
 
 asio::awaitable<void> server::accept_loop() {
-    asio::steady_timer backoff(io_);
-    while (!stopping_) {
-        beast::error_code ec;
-        tcp::socket socket = co_await acceptor_.async_accept(
-            asio::make_strand(io_), asio::redirect_error(use_awaitable, ec));
-        if (ec) {
-            if (stopping_ || ec == asio::error::operation_aborted) break;
-            // Out of descriptors or memory: wait a moment rather than spin.
-            log::warn("accept failed", {{"server", options_.name}, {"error", ec.message()}});
-            backoff.expires_after(std::chrono::milliseconds(100));
-            co_await backoff.async_wait(asio::redirect_error(use_awaitable, ec));
-            continue;
-        }
-        auto conn = std::make_shared<connection>(std::move(socket));
-        {
-            std::lock_guard lock(mutex_);
-            std::erase_if(connections_, [](const auto& w) { return w.expired(); });
-            connections_.push_back(conn);
-        }
-        asio::co_spawn(
-            conn->stream.get_executor(),
-            [self = shared_from_this(), conn] { return self->serve(conn); }, asio::detached);
-    }
+    co_await net::accept_connections(
+        io_, acceptor_, stopping_, options_.name, [this](tcp::socket socket) {
+            auto conn = std::make_shared<connection>(std::move(socket));
+            {
+                std::lock_guard lock(mutex_);
+                std::erase_if(connections_, [](const auto& w) { return w.expired(); });
+                connections_.push_back(conn);
+            }
+            asio::co_spawn(
+                conn->stream.get_executor(),
+                [self = shared_from_this(), conn] { return self->serve(conn); }, asio::detached);
+        });
 }
 
 asio::awaitable<response> server::dispatch(request& req) {

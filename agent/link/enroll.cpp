@@ -3,6 +3,7 @@
 #include "agent/link/credentials.hpp"
 #include "agent/link/tls_client.hpp"
 #include "common/pki.hpp"
+#include "common/pki_openssl.hpp"
 
 #include <openssl/pem.h>
 #include <boost/asio/co_spawn.hpp>
@@ -47,12 +48,7 @@ asio::awaitable<exchange> post_enrollment(const fleet_url& url, std::string body
 
     exchange out;
     if (X509* peer = SSL_get_peer_certificate(stream.native_handle())) {
-        BIO* bio = BIO_new(BIO_s_mem());
-        PEM_write_bio_X509(bio, peer);
-        char* data = nullptr;
-        const long len = BIO_get_mem_data(bio, &data);
-        out.server_certificate_pem.assign(data, static_cast<std::size_t>(len));
-        BIO_free(bio);
+        out.server_certificate_pem = pki::openssl::certificate_to_pem(peer);
         X509_free(peer);
     }
     bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/fleet/v1/enroll", 11};

@@ -1,6 +1,8 @@
 #include "coordinator/fleet/fleet_listener.hpp"
 
 #include "common/log.hpp"
+#include "common/pki_openssl.hpp"
+#include "common/tcp_listener.hpp"
 #include "coordinator/fleet/agent_session.hpp"
 #include "coordinator/fleet/enrollment.hpp"
 
@@ -53,16 +55,6 @@ std::string refusal_reason(int x509_error) {
     }
 }
 
-std::string to_pem(X509* cert) {
-    BIO* bio = BIO_new(BIO_s_mem());
-    PEM_write_bio_X509(bio, cert);
-    char* data = nullptr;
-    const long len = BIO_get_mem_data(bio, &data);
-    std::string out(data, static_cast<std::size_t>(len));
-    BIO_free(bio);
-    return out;
-}
-
 bhttp::response<bhttp::string_body> json_reply(bhttp::status status, const nlohmann::json& body) {
     bhttp::response<bhttp::string_body> res{status, 11};
     res.set(bhttp::field::content_type, "application/json");
@@ -105,7 +97,8 @@ bool fleet_listener::verify_peer(bool preverified, asio::ssl::verify_context& vc
     if (!preverified) return refuse(refusal_reason(X509_STORE_CTX_get_error(store)));
     if (X509_STORE_CTX_get_error_depth(store) != 0) return true;
     try {
-        const auto info = pki::inspect(to_pem(X509_STORE_CTX_get_current_cert(store)));
+        const auto info =
+            pki::inspect(pki::openssl::certificate_to_pem(X509_STORE_CTX_get_current_cert(store)));
         if (!info.host_id) return refuse("no_host_id");
         if (ctx_.refused(std::stoll(*info.host_id), info.serial_hex)) return refuse("revoked");
     } catch (const std::exception&) {
@@ -115,17 +108,8 @@ bool fleet_listener::verify_peer(bool preverified, asio::ssl::verify_context& vc
 }
 
 tcp::endpoint fleet_listener::listen() {
-    tcp::endpoint ep{asio::ip::make_address(ctx_.cfg.listen.host), ctx_.cfg.listen.port};
-    acceptor_.open(ep.protocol());
-    acceptor_.set_option(asio::socket_base::reuse_address(true));
-    acceptor_.bind(ep);
-    acceptor_.listen(asio::socket_base::max_listen_connections);
-    const auto bound = acceptor_.local_endpoint();
-    log::info("listening",
-              {{"server", "fleet"},
-               {"addr", bound.address().to_string() + ":" + std::to_string(bound.port())},
-               {"ca_fingerprint", ctx_.ca.fingerprint}});
-    return bound;
+    return net::open_listener(acceptor_, ctx_.cfg.listen.host, ctx_.cfg.listen.port, "fleet",
+                              {{"ca_fingerprint", ctx_.ca.fingerprint}});
 }
 
 void fleet_listener::start() {
@@ -144,26 +128,16 @@ void fleet_listener::stop() {
 }
 
 asio::awaitable<void> fleet_listener::accept_loop() {
-    asio::steady_timer backoff(io_);
-    while (!stopping_) {
-        beast::error_code ec;
-        tcp::socket socket = co_await acceptor_.async_accept(
-            asio::make_strand(io_), asio::redirect_error(use_awaitable, ec));
-        if (ec) {
-            if (stopping_ || ec == asio::error::operation_aborted) break;
-            log::warn("fleet accept failed", {{"error", ec.message()}});
-            backoff.expires_after(std::chrono::milliseconds(100));
-            co_await backoff.async_wait(asio::redirect_error(use_awaitable, ec));
-            continue;
-        }
-        auto executor = socket.get_executor();
-        asio::co_spawn(
-            executor,
-            [self = shared_from_this(), s = std::move(socket)]() mutable {
-                return self->serve(std::move(s));
-            },
-            asio::detached);
-    }
+    co_await net::accept_connections(
+        io_, acceptor_, stopping_, "fleet", [this](tcp::socket socket) {
+            auto executor = socket.get_executor();
+            asio::co_spawn(
+                executor,
+                [self = shared_from_this(), s = std::move(socket)]() mutable {
+                    return self->serve(std::move(s));
+                },
+                asio::detached);
+        });
 }
 
 asio::awaitable<void> fleet_listener::serve(tcp::socket socket) {
@@ -200,7 +174,7 @@ asio::awaitable<void> fleet_listener::serve(tcp::socket socket) {
                 bhttp::status::unauthorized, "certificate_required",
                 "the agent link needs a client certificate from the fleet CA: enroll first");
         } else {
-            const auto info = pki::inspect(to_pem(peer));
+            const auto info = pki::inspect(pki::openssl::certificate_to_pem(peer));
             X509_free(peer);
             beast::get_lowest_layer(stream).expires_never();
             auto ws = std::make_shared<agent_session::ws_stream>(std::move(stream));

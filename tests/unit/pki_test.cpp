@@ -1,5 +1,6 @@
 #include "common/pki.hpp"
 #include "common/pki_openssl.hpp"
+#include "tests/support/temp_file.hpp"
 
 #include <gtest/gtest.h>
 #include <openssl/err.h>
@@ -20,6 +21,8 @@ using namespace vpsfleet::pki;
 using namespace vpsfleet::pki::openssl;
 using namespace std::chrono_literals;
 using std::chrono::system_clock;
+
+using vpsfleet::testing::temp_dir;
 
 namespace {
 
@@ -62,24 +65,6 @@ std::string file_mode(const std::string& path) {
     std::snprintf(buf, sizeof buf, "%04o", st.st_mode & 07777);
     return buf;
 }
-
-class temp_dir {
-  public:
-    temp_dir() {
-        std::string pattern = std::filesystem::temp_directory_path().string() + "/vpsfleet-XXXXXX";
-        path_ = ::mkdtemp(pattern.data()) ? pattern : "";
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    const std::string& path() const { return path_; }
-
-  private:
-    std::string path_;
-};
 
 // A TLS 1.3 endpoint holding one certificate and trusting only `trusted`.
 ssl_ctx_ptr tls_context(bool server, const std::string& certificate_pem,
