@@ -43,7 +43,8 @@ struct link_client::connection {
     bool closing = false;
     std::string close_reason;
     credentials creds;
-    std::string pending_key_pem;  // the key of an outstanding cert.renew
+    std::string pending_key_pem;         // the key of an outstanding cert.renew
+    protocol::inventory last_inventory;  // what the coordinator last heard
 
     void drop(std::string reason) {
         if (closing) return;
@@ -220,7 +221,8 @@ asio::awaitable<void> link_client::serve(const credentials& creds) {
     auto hello = make_hello(cfg_, snapshot);
     hello.journal = journal_->ids();
     send(*conn, std::move(hello));
-    send(*conn, make_inventory(snapshot));
+    conn->last_inventory = make_inventory(snapshot);
+    send(*conn, conn->last_inventory);
     asio::co_spawn(strand_, write_loop(conn), asio::detached);
     asio::co_spawn(strand_, heartbeat_loop(conn), asio::detached);
 
@@ -341,6 +343,12 @@ asio::awaitable<void> link_client::heartbeat_loop(std::shared_ptr<connection> co
         if (conn->closing) break;
         if (ec) continue;  // re-armed after welcome
         send(*conn, protocol::heartbeat{++conn->seq});
+        // Guests started, stopped, defined or removed since the last report: tell the coordinator.
+        if (auto inventory = make_inventory(collector_.latest());
+            !(inventory == conn->last_inventory)) {
+            conn->last_inventory = inventory;
+            send(*conn, std::move(inventory));
+        }
         try {
             maybe_renew(*conn);
         } catch (const std::exception& e) {

@@ -199,7 +199,7 @@ asio::awaitable<void> agent_session::handle(const protocol::envelope& env) {
                std::holds_alternative<protocol::command_result>(env.body)) {
         co_await on_command_reply(env);
     } else if (const auto* inv = std::get_if<protocol::inventory>(&env.body)) {
-        log::debug("inventory received", {{"host_id", host_id_}, {"domains", inv->domains.size()}});
+        co_await on_inventory(*inv);
     } else if (const auto* err = std::get_if<protocol::error>(&env.body)) {
         log::warn("agent reported an error",
                   {{"host_id", host_id_}, {"code", err->code}, {"message", err->message}});
@@ -238,6 +238,28 @@ asio::awaitable<void> agent_session::on_hello(const protocol::envelope& env,
     // A new link: whatever was sent on the old one may have been lost, so send it again; the
     // agent's journal answers what it already ran.
     co_await send_open_commands(true);
+}
+
+asio::awaitable<void> agent_session::on_inventory(const protocol::inventory& inv) {
+    nlohmann::json domains = nlohmann::json::array();
+    for (const auto& d : inv.domains) {
+        domains.push_back({{"uuid", d.uuid},
+                           {"name", d.name},
+                           {"state", d.state},
+                           {"config_hash", d.config_hash}});
+    }
+    auto record = [id = host_id_, text = domains.dump()](pqxx::connection& c) {
+        return record_inventory(c, id, text);
+    };
+    const auto change = co_await ctx_.db.run(record);
+    ctx_.metrics.inventory(change.added, change.removed, change.changed);
+    if (change.added + change.removed + change.changed > 0) {
+        log::info("host inventory changed", {{"host_id", host_id_},
+                                             {"domains", inv.domains.size()},
+                                             {"added", change.added},
+                                             {"removed", change.removed},
+                                             {"changed", change.changed}});
+    }
 }
 
 void agent_session::dispatch_commands(bool include_in_flight) {

@@ -47,6 +47,7 @@ class agent_session : public std::enable_shared_from_this<agent_session> {
     boost::asio::awaitable<void> on_cert_renew(const protocol::envelope& env,
                                                const protocol::cert_renew& r);
     boost::asio::awaitable<void> send_open_commands(bool include_in_flight);
+    boost::asio::awaitable<void> on_inventory(const protocol::inventory& inv);
     boost::asio::awaitable<void> on_command_reply(const protocol::envelope& env);
     void reply_error(std::string code, std::string message, std::optional<std::string> ref);
     void drop(const std::string& reason);  // on the strand

@@ -33,6 +33,12 @@ fleet_metrics::fleet_metrics(prometheus::Registry& registry)
           prometheus::BuildHistogram()
               .Name("vpsfleet_coordinator_fleet_command_duration_seconds")
               .Help("Time from a command's submission to its result, by kind and outcome")
+              .Register(registry)),
+      inventory_changes(
+          prometheus::BuildCounter()
+              .Name("vpsfleet_coordinator_fleet_inventory_changes_total")
+              .Help("Guests that appeared on, vanished from or changed on their host, "
+                    "as agents report them")
               .Register(registry)) {}
 
 void fleet_metrics::command_done(const std::string& kind, bool ok, double seconds) {

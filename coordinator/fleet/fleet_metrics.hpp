@@ -26,6 +26,11 @@ struct fleet_metrics {
         disconnects.Add({{"reason", reason}}).Increment();
     }
 
+    void inventory(int added, int removed, int changed) {
+        inventory_changes.Add({{"change", "added"}}).Increment(added);
+        inventory_changes.Add({{"change", "removed"}}).Increment(removed);
+        inventory_changes.Add({{"change", "changed"}}).Increment(changed);
+    }
     // Submission to first result, by command kind and outcome.
     void command_done(const std::string& kind, bool ok, double seconds);
 
@@ -36,6 +41,7 @@ struct fleet_metrics {
     prometheus::Family<prometheus::Counter>& enrollments;
     prometheus::Family<prometheus::Counter>& disconnects;
     prometheus::Family<prometheus::Histogram>& command_latency;
+    prometheus::Family<prometheus::Counter>& inventory_changes;
 };
 
 }  // namespace vpsfleet::fleet

@@ -51,6 +51,38 @@ void touch_hosts(pqxx::connection& conn, const std::vector<std::int64_t>& host_i
     tx.commit();
 }
 
+inventory_change record_inventory(pqxx::connection& conn, std::int64_t host_id,
+                                  const std::string& domains_json) {
+    static constexpr const char* incoming =
+        "jsonb_to_recordset($2::jsonb) AS d(uuid text, name text, state text, config_hash text)";
+    pqxx::work tx(conn);
+    inventory_change out;
+    out.changed =
+        tx.exec_params(std::string("SELECT count(*) FROM host_domains h JOIN ") + incoming +
+                           " ON d.uuid = h.uuid WHERE h.host_id = $1 AND "
+                           "(h.state <> d.state OR h.config_hash <> d.config_hash)",
+                       host_id, domains_json)[0][0]
+            .as<int>();
+    out.removed = static_cast<int>(
+        tx.exec_params(std::string("DELETE FROM host_domains WHERE host_id = $1 AND uuid NOT IN "
+                                   "(SELECT d.uuid FROM ") +
+                           incoming + ")",
+                       host_id, domains_json)
+            .affected_rows());
+    for (const auto& row : tx.exec_params(
+             std::string("INSERT INTO host_domains (host_id, uuid, name, state, config_hash) "
+                         "SELECT $1, d.uuid, d.name, d.state, d.config_hash FROM ") +
+                 incoming +
+                 " ON CONFLICT (host_id, uuid) DO UPDATE SET name = excluded.name, state = "
+                 "excluded.state, "
+                 "config_hash = excluded.config_hash, seen_at = now() RETURNING (xmax = 0)",
+             host_id, domains_json)) {
+        if (row[0].as<bool>()) ++out.added;
+    }
+    tx.commit();
+    return out;
+}
+
 std::vector<state_change> expire_leases(pqxx::connection& conn, std::chrono::milliseconds lease) {
     pqxx::work tx(conn);
     const auto ms = static_cast<long long>(lease.count());

@@ -27,6 +27,15 @@ void mark_online(pqxx::connection& conn, std::int64_t host_id, const std::string
 void release_host(pqxx::connection& conn, std::int64_t host_id, const std::string& instance);
 void touch_hosts(pqxx::connection& conn, const std::vector<std::int64_t>& host_ids);
 
+// Replaces the host's observed inventory with what its agent just reported.
+struct inventory_change {
+    int added = 0;
+    int removed = 0;
+    int changed = 0;  // state or configuration differs from the last report
+};
+inventory_change record_inventory(pqxx::connection& conn, std::int64_t host_id,
+                                  const std::string& domains_json);
+
 struct state_change {
     std::int64_t host_id;
     std::string state;

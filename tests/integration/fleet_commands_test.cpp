@@ -60,6 +60,18 @@ TEST(fleet_commands, a_command_runs_on_the_host_and_its_result_comes_back) {
 
     const auto unknown = fleet.send_command("hv-a", "format.disks", "{}");
     EXPECT_EQ(last_line_json(unknown.output)["error"]["code"], "unsupported_command");
+
+    // The host's reported inventory follows: the guest is seen stopped.
+    pqxx::connection conn(fleet.database_url());
+    std::string state;
+    for (int i = 0; i < 100 && state != "shutoff"; ++i) {
+        std::this_thread::sleep_for(50ms);
+        const auto rows = pqxx::read_transaction(conn).exec(
+            "SELECT d.state FROM host_domains d JOIN hosts h ON h.id = d.host_id "
+            "WHERE h.name = 'hv-a' AND d.name = 'test'");
+        if (!rows.empty()) state = rows[0][0].as<std::string>();
+    }
+    EXPECT_EQ(state, "shutoff");
 }
 
 TEST(fleet_commands, a_command_for_a_disconnected_host_waits_for_it) {
