@@ -43,8 +43,19 @@ struct link_client::connection {
     bool closing = false;
     std::string close_reason;
     credentials creds;
-    std::string pending_key_pem;         // the key of an outstanding cert.renew
-    protocol::inventory last_inventory;  // what the coordinator last heard
+    std::string pending_key_pem;                     // the key of an outstanding cert.renew
+    protocol::inventory last_inventory;              // what the coordinator last heard
+    std::chrono::system_clock::time_point renew_at;  // of creds.certificate_pem
+
+    // Two thirds into the lifetime the certificate was issued with (not counting the clock-skew
+    // back-dating). Worked out once per certificate, not at every heartbeat.
+    void use_certificate(std::string key_pem, std::string certificate_pem) {
+        const auto info = pki::inspect(certificate_pem);
+        const auto issued_at = info.not_before + pki::k_clock_skew;
+        renew_at = issued_at + (info.not_after - issued_at) * 2 / 3;
+        creds.private_key_pem = std::move(key_pem);
+        creds.certificate_pem = std::move(certificate_pem);
+    }
 
     void drop(std::string reason) {
         if (closing) return;
@@ -184,6 +195,7 @@ asio::awaitable<void> link_client::serve(const credentials& creds) {
         strand_, make_client_context(creds.ca_pem, creds.private_key_pem, creds.certificate_pem),
         cfg_.send_queue_messages, queue_depth_);
     conn->creds = creds;
+    conn->use_certificate(creds.private_key_pem, creds.certificate_pem);
     current_ = conn;
     struct forget {
         link_client* self;
@@ -278,8 +290,7 @@ void link_client::handle(const std::shared_ptr<connection>& conn_ptr,
     } else if (const auto* issued = std::get_if<protocol::cert_issued>(&env.body)) {
         if (conn.pending_key_pem.empty()) return;
         save_renewed(cfg_.state_dir, conn.pending_key_pem, issued->certificate_pem);
-        conn.creds.private_key_pem = std::exchange(conn.pending_key_pem, {});
-        conn.creds.certificate_pem = issued->certificate_pem;
+        conn.use_certificate(std::exchange(conn.pending_key_pem, {}), issued->certificate_pem);
         log::info("certificate renewed", {{"not_after_ms", issued->not_after}});
     } else if (const auto* err = std::get_if<protocol::error>(&env.body)) {
         log::warn("coordinator reported an error",
@@ -289,18 +300,11 @@ void link_client::handle(const std::shared_ptr<connection>& conn_ptr,
 
 void link_client::maybe_renew(connection& conn) {
     if (!conn.pending_key_pem.empty()) return;
-    const auto info = pki::inspect(conn.creds.certificate_pem);
-    // Two thirds into the lifetime it was issued with (not counting the clock-skew back-dating).
-    const auto issued_at = info.not_before + pki::k_clock_skew;
-    const auto renew_at = issued_at + (info.not_after - issued_at) * 2 / 3;
-    if (std::chrono::system_clock::now() < renew_at) return;
+    if (std::chrono::system_clock::now() < conn.renew_at) return;
     const auto key = pki::generate_p256_key();
     conn.pending_key_pem = key.private_key_pem;
     send(conn, protocol::cert_renew{pki::create_csr(key.private_key_pem, conn.creds.host_id)});
-    log::info("renewing certificate",
-              {{"not_after_s",
-                std::chrono::duration_cast<std::chrono::seconds>(info.not_after.time_since_epoch())
-                    .count()}});
+    log::info("renewing certificate", {{"host_id", conn.creds.host_id}});
 }
 
 asio::awaitable<void> link_client::execute(std::shared_ptr<connection> conn, protocol::command cmd,
