@@ -1,5 +1,7 @@
 #include "agent/link/command_runner.hpp"
 
+#include "agent/link/vm_commands.hpp"
+
 #include <chrono>
 
 namespace vpsfleet::agent::link {
@@ -23,25 +25,24 @@ boost::asio::awaitable<protocol::command_result> run_command(host_collector& hyp
         co_return failure(cmd, "deadline_passed",
                           "the command arrived after its deadline; not run");
     }
-    if (cmd.kind != "domain.start" && cmd.kind != "domain.stop") {
+    std::optional<vm_job> job;
+    try {
+        job = make_vm_job(cmd.kind, cmd.args);
+    } catch (const args_error& e) {
+        co_return failure(cmd, "invalid_arguments", e.what());
+    }
+    if (!job) {
         co_return failure(cmd, "unsupported_command",
                           "this agent does not run '" + cmd.kind + "' commands");
     }
-    if (!cmd.args.contains("domain") || !cmd.args["domain"].is_string()) {
-        co_return failure(cmd, "invalid_arguments", "args.domain must be a domain name or UUID");
+    auto outcome = co_await hypervisor.hypervisor().run(*job);
+    // The change shows in the inventory at once, not at the next tick.
+    hypervisor.refresh_soon();
+    if (!outcome) {
+        co_return failure(cmd, std::string(driver::to_string(outcome.error().code)),
+                          outcome.error().message);
     }
-    const std::string domain = cmd.args["domain"];
-    const bool start = cmd.kind == "domain.start";
-    auto act = [domain, start](libvirt::connection& conn) {
-        start ? conn.start(domain) : conn.destroy(domain);
-    };
-    try {
-        co_await hypervisor.with_hypervisor(act);
-    } catch (const std::exception& e) {
-        co_return failure(cmd, "hypervisor_error", e.what());
-    }
-    co_return protocol::command_result{cmd.command_id, true, nlohmann::json{{"domain", domain}},
-                                       std::nullopt};
+    co_return protocol::command_result{cmd.command_id, true, std::move(*outcome), std::nullopt};
 }
 
 }  // namespace vpsfleet::agent::link

@@ -41,6 +41,7 @@ struct link_client::connection {
     std::chrono::milliseconds heartbeat_every{5000};
     std::uint64_t seq = 0;
     bool closing = false;
+    bool said_hello = false;  // events may follow only once hello went out
     std::string close_reason;
     credentials creds;
     std::string pending_key_pem;                     // the key of an outstanding cert.renew
@@ -132,12 +133,25 @@ link_client::link_client(asio::io_context& io, const agent_config& cfg, host_col
               .Register(registry)) {}
 
 void link_client::start() {
+    // Lifecycle events from the hypervisor go to the coordinator as they happen.
+    collector_.on_event([weak = weak_from_this()](const driver::vm_event& e) {
+        auto self = weak.lock();
+        if (!self) return;
+        asio::post(self->strand_, [self, e] {
+            if (!self->current_ || self->current_->closing || !self->current_->said_hello) return;
+            self->send(*self->current_,
+                       protocol::event{
+                           e.uuid, e.event, e.state,
+                           e.detail.empty() ? std::nullopt : std::optional<std::string>(e.detail)});
+        });
+    });
     asio::co_spawn(
         strand_, [self = shared_from_this()] { return self->run(); }, asio::detached);
 }
 
 void link_client::stop() {
     stopping_ = true;
+    collector_.on_event(nullptr);
     asio::post(strand_, [self = shared_from_this()] {
         self->backoff_timer_.cancel();
         if (self->current_) self->current_->drop("agent_stopping");
@@ -233,6 +247,7 @@ asio::awaitable<void> link_client::serve(const credentials& creds) {
     auto hello = make_hello(cfg_, snapshot);
     hello.journal = journal_->ids();
     send(*conn, std::move(hello));
+    conn->said_hello = true;
     conn->last_inventory = make_inventory(snapshot);
     send(*conn, conn->last_inventory);
     asio::co_spawn(strand_, write_loop(conn), asio::detached);

@@ -42,6 +42,7 @@ class connection {
     // Power actions on a domain named by UUID or name; libvirt's message on failure.
     void start(const std::string& domain);
     void destroy(const std::string& domain);
+    virConnectPtr get() const { return conn_.get(); }
 
   private:
     struct closer {
