@@ -23,6 +23,16 @@ struct server::connection {
     bool busy = false;  // guarded by the connection's strand
 };
 
+namespace {
+
+std::string peer_address(beast::tcp_stream& stream) {
+    beast::error_code ec;
+    const auto ep = stream.socket().remote_endpoint(ec);
+    return ec ? std::string("unknown") : ep.address().to_string();
+}
+
+}  // namespace
+
 response json_response(status code, std::string body) {
     return text_response(code, std::move(body), "application/json");
 }
@@ -142,6 +152,7 @@ asio::awaitable<void> server::serve(std::shared_ptr<connection> conn) {
             break;  // peer closed, idle timeout, or shutdown
         } else {
             request req = parser.release();
+            req.set(peer_address_field, peer_address(conn->stream));
             keep_alive = req.keep_alive();
             res = co_await dispatch(req);
             res.version(req.version());

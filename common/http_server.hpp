@@ -27,6 +27,9 @@ using response = beast::http::response<beast::http::string_body>;
 using status = beast::http::status;
 
 using handler = std::function<asio::awaitable<response>(request&)>;
+// The server stamps each request with the peer's address under this header, replacing any value
+// the client sent, so handlers (rate limits, logs) can see who called.
+inline constexpr const char* peer_address_field = "X-Vpsfleet-Peer-Address";
 // Builds the error response for failures the server detects itself (bad request, body too large,
 // handler exception), so each API can keep its own error shape.
 using error_builder = std::function<response(status, const std::string& message)>;

@@ -22,18 +22,20 @@ std::vector<String> split_path(std::string_view path) {
 
 }  // namespace
 
-router::router(error_builder make_error) : make_error_(std::move(make_error)) {}
-
-void router::add(beast::http::verb method, std::string pattern, route_handler h) {
-    auto segments = split_path<std::string>(pattern);
-    routes_.push_back(route{method, std::move(pattern), std::move(segments), std::move(h)});
+std::vector<std::string> split_pattern(std::string_view pattern) {
+    return split_path<std::string>(pattern);
 }
 
-bool router::match(const route& r, const std::vector<std::string_view>& path, path_params& out) {
-    if (r.segments.size() != path.size()) return false;
+std::vector<std::string_view> split_target_path(std::string_view path) {
+    return split_path<std::string_view>(path);
+}
+
+bool match_segments(const std::vector<std::string>& pattern,
+                    const std::vector<std::string_view>& path, path_params& out) {
+    if (pattern.size() != path.size()) return false;
     path_params params;
     for (std::size_t i = 0; i < path.size(); ++i) {
-        const std::string& seg = r.segments[i];
+        const std::string& seg = pattern[i];
         if (seg.size() > 2 && seg.front() == '{' && seg.back() == '}') {
             params.emplace(seg.substr(1, seg.size() - 2), std::string(path[i]));
         } else if (seg != path[i]) {
@@ -44,24 +46,9 @@ bool router::match(const route& r, const std::vector<std::string_view>& path, pa
     return true;
 }
 
-asio::awaitable<response> router::handle(request& req, std::string& matched) const {
+std::string_view target_path(const request& req) {
     const std::string_view target(req.target().data(), req.target().size());
-    const auto path_only = target.substr(0, target.find('?'));
-    const auto path = split_path<std::string_view>(path_only);
-    bool path_known = false;
-    for (const auto& r : routes_) {
-        path_params params;
-        if (!match(r, path, params)) continue;
-        path_known = true;
-        if (r.method != req.method()) continue;
-        matched = r.pattern;
-        co_return co_await r.handler(req, params);
-    }
-    matched = "unmatched";
-    const std::string what = std::string(req.method_string()) + " " + std::string(path_only);
-    if (path_known)
-        co_return make_error_(status::method_not_allowed, "method not allowed: " + what);
-    co_return make_error_(status::not_found, "route not found: " + what);
+    return target.substr(0, target.find('?'));
 }
 
 }  // namespace vpsfleet::http

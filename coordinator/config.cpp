@@ -24,6 +24,29 @@ coordinator_config load_config(const std::string& path) {
     cfg.http.idle_timeout = http.get_duration("idle_timeout", cfg.http.idle_timeout, 100ms, 1h);
     http.finish();
 
+    config::section api = root.child("api");
+    cfg.api.cors_origins = api.get_string_list("cors_origins", cfg.api.cors_origins);
+    config::section limits = api.child("rate_limit");
+    auto& rl = cfg.api.rate_limit;
+    rl.window = limits.get_duration("window", rl.window, 1s, 24h);
+    rl.anonymous = limits.get_int("anonymous", rl.anonymous, 1, 100'000'000);
+    rl.user = limits.get_int("user", rl.user, 1, 100'000'000);
+    rl.api_key = limits.get_int("api_key", rl.api_key, 1, 100'000'000);
+    limits.finish();
+    const auto seconds = [&api](std::string_view key, std::chrono::seconds fallback,
+                                std::chrono::seconds min, std::chrono::seconds max) {
+        return std::chrono::duration_cast<std::chrono::seconds>(
+            api.get_duration(key, fallback, min, max));
+    };
+    cfg.api.access_token_ttl = seconds("access_token_ttl", cfg.api.access_token_ttl, 1s, 24h);
+    cfg.api.refresh_token_ttl =
+        seconds("refresh_token_ttl", cfg.api.refresh_token_ttl, 1s, 24h * 365);
+    cfg.api.password_reset_ttl =
+        seconds("password_reset_ttl", cfg.api.password_reset_ttl, 60s, 24h * 7);
+    cfg.api.mfa_issuer = api.get_string("mfa_issuer", cfg.api.mfa_issuer);
+    cfg.api.public_url = api.get_string("public_url", cfg.api.public_url);
+    api.finish();
+
     config::section fleet = root.child("fleet");
     cfg.fleet.listen = fleet.get_endpoint("listen", cfg.fleet.listen);
     cfg.fleet.state_dir = fleet.get_string("state_dir", cfg.fleet.state_dir);
@@ -60,6 +83,33 @@ coordinator_config load_config(const std::string& path) {
     cfg.database.acquire_timeout =
         db.get_duration("acquire_timeout", cfg.database.acquire_timeout, 10ms, 5min);
     db.finish();
+
+    config::section mail = root.child("mail");
+    const auto smtp_url = mail.get_optional_string("smtp_url");
+    mail_config m;
+    m.from = mail.get_string("from", "");
+    m.username = mail.get_optional_string("username");
+    m.password = mail.get_optional_string("password");
+    m.starttls = mail.get_bool("starttls", m.starttls);
+    m.poll_interval = mail.get_duration("poll_interval", m.poll_interval, 10ms, 1h);
+    m.timeout = mail.get_duration("timeout", m.timeout, 100ms, 10min);
+    m.retry_backoff = mail.get_duration("retry_backoff", m.retry_backoff, 10ms, 1h);
+    m.max_attempts = static_cast<int>(mail.get_int("max_attempts", m.max_attempts, 1, 100));
+    if (smtp_url) {
+        if (!smtp_url->starts_with("smtp://") && !smtp_url->starts_with("smtps://")) {
+            mail.fail("smtp_url", "expected smtp://HOST:PORT or smtps://HOST:PORT");
+        }
+        if (m.from.find('@') == std::string::npos ||
+            m.from.find_first_of("<>\r\n \t") != std::string::npos) {
+            mail.fail("from",
+                      "required with smtp_url: the sender address, e.g. noreply@example.com");
+        }
+        m.smtp_url = *smtp_url;
+        cfg.mail = std::move(m);
+    } else if (!m.from.empty() || m.username || m.password) {
+        mail.fail("smtp_url", "required when mail is configured");
+    }
+    mail.finish();
 
     root.finish();
     return cfg;

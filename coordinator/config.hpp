@@ -40,12 +40,46 @@ struct fleet_config {
     std::size_t send_queue_messages = 1024;
 };
 
+// Fixed-window request limits per caller: an API key, else a user, else the client address.
+struct rate_limit_config {
+    std::chrono::milliseconds window{60'000};
+    std::int64_t anonymous = 120;
+    std::int64_t user = 1200;
+    std::int64_t api_key = 1200;
+};
+
+struct api_config {
+    std::vector<std::string> cors_origins;  // exact origins, or "*"
+    rate_limit_config rate_limit;
+    std::chrono::seconds access_token_ttl{15 * 60};
+    std::chrono::seconds refresh_token_ttl{30 * 24 * 3600};
+    std::chrono::seconds password_reset_ttl{3600};
+    std::string mfa_issuer = "vpsfleet";
+    // Where links in mails (password reset) point.
+    std::string public_url = "http://127.0.0.1:8080";
+};
+
+// Outgoing mail over SMTP; absent, mail stays queued in mail_outbox.
+struct mail_config {
+    std::string smtp_url;  // smtp://HOST:PORT, or smtps:// for TLS from the first byte
+    std::string from;      // envelope sender and From: address
+    std::optional<std::string> username;
+    std::optional<std::string> password;
+    bool starttls = false;  // require STARTTLS on smtp:// (refuse to send in clear)
+    std::chrono::milliseconds poll_interval{10'000};
+    std::chrono::milliseconds timeout{30'000};        // one SMTP conversation
+    std::chrono::milliseconds retry_backoff{30'000};  // first retry; doubles up to an hour
+    int max_attempts = 8;
+};
+
 struct coordinator_config {
     log::level log_level = log::level::info;
     unsigned io_threads = 2;
     http_config http;
+    api_config api;
     fleet_config fleet;
     database_config database;
+    std::optional<mail_config> mail;
 };
 
 // Throws config::config_error naming the file and key on any unknown key or bad value.

@@ -2,6 +2,9 @@
 
 #include "common/daemon.hpp"
 #include "common/log.hpp"
+#include "coordinator/api/admin/role_routes.hpp"
+#include "coordinator/api/customer/auth_routes.hpp"
+#include "coordinator/api/customer/project_routes.hpp"
 #include "coordinator/store/migrations.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -31,9 +34,17 @@ service::service(asio::io_context& io, coordinator_config cfg)
                  .Help("1 when the last readiness check reached PostgreSQL with migrations applied")
                  .Register(registry_)
                  .Add({})),
+      db_connect_failures_(prometheus::BuildCounter()
+                               .Name("vpsfleet_coordinator_db_connect_failures_total")
+                               .Help("Attempts to open a PostgreSQL connection that failed")
+                               .Register(registry_)
+                               .Add({})),
+      api_services_{db_, cfg_.api, keys_},
+      gateway_(db_, cfg_.api, keys_, http_metrics_),
       fleet_(io, cfg_.fleet, db_, registry_),
       retry_timer_(io) {
     metrics::register_build_info(registry_, "vpsfleet_coordinator");
+    if (cfg_.mail) mail_ = std::make_unique<mail::mail_sender>(db_.pool().conninfo(), *cfg_.mail);
     add_routes();
 }
 
@@ -41,6 +52,7 @@ service::~service() { db_.stop(); }
 
 void service::add_routes() {
     using verb = boost::beast::http::verb;
+    auto& router_ = gateway_.plain();
     router_.add(verb::get, "/healthz",
                 [](http::request&, const http::path_params&) -> asio::awaitable<http::response> {
                     co_return http::json_response(http::status::ok, R"({"status":"ok"})");
@@ -52,6 +64,10 @@ void service::add_routes() {
         [this](http::request&, const http::path_params&) -> asio::awaitable<http::response> {
             co_return metrics();
         });
+    api::customer::add_auth_routes(gateway_.customer(), api_services_);
+    api::customer::add_account_routes(gateway_.customer(), api_services_);
+    api::customer::add_project_routes(gateway_.customer(), api_services_);
+    api::admin::add_role_routes(gateway_.admin(), api_services_);
 }
 
 void service::start() {
@@ -60,10 +76,15 @@ void service::start() {
     options.body_limit = cfg_.http.body_limit;
     options.read_timeout = cfg_.http.read_timeout;
     options.idle_timeout = cfg_.http.idle_timeout;
-    rest_ = std::make_shared<http::server>(io_, options, http_metrics_.instrument(router_));
+    rest_ = std::make_shared<http::server>(io_, options, gateway_.handler());
     rest_->listen(cfg_.http.listen.host, cfg_.http.listen.port);
     rest_->start();
     fleet_.start();
+    if (mail_) {
+        mail_->start();
+    } else {
+        log::info("mail is not configured: queued mail stays in mail_outbox until it is");
+    }
     asio::co_spawn(io_, migrate_until_done(), asio::detached);
 }
 
@@ -72,6 +93,7 @@ void service::stop() {
     retry_timer_.cancel();
     if (rest_) rest_->stop();
     fleet_.stop();
+    if (mail_) mail_->stop();
 }
 
 asio::awaitable<void> service::migrate_until_done() {
@@ -132,6 +154,12 @@ http::response service::metrics() {
     pool_gauges_.Add({{"state", "open"}}).Set(static_cast<double>(s.open));
     pool_gauges_.Add({{"state", "in_use"}}).Set(static_cast<double>(s.in_use));
     pool_gauges_.Add({{"state", "waiting"}}).Set(static_cast<double>(s.waiting));
+    // The pool counts; the exported counter catches up at each scrape.
+    const std::lock_guard lock(scrape_mutex_);
+    const double failures = static_cast<double>(s.connect_failures);
+    if (failures > db_connect_failures_.Value()) {
+        db_connect_failures_.Increment(failures - db_connect_failures_.Value());
+    }
     return http::text_response(http::status::ok, metrics::expose(registry_), metrics::content_type);
 }
 

@@ -4,14 +4,19 @@
 #include "common/http_server.hpp"
 #include "common/metrics.hpp"
 #include "common/router.hpp"
+#include "coordinator/api/gateway.hpp"
+#include "coordinator/api/services.hpp"
+#include "coordinator/auth/key_ring.hpp"
 #include "coordinator/config.hpp"
 #include "coordinator/fleet/fleet_service.hpp"
+#include "coordinator/mail/mail_sender.hpp"
 #include "coordinator/store/database.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 
 namespace vpsfleet::coordinator {
 
@@ -37,9 +42,14 @@ class service {
     metrics::http_metrics http_metrics_;
     prometheus::Family<prometheus::Gauge>& pool_gauges_;
     prometheus::Gauge& db_up_;
-    http::router router_;
+    prometheus::Counter& db_connect_failures_;
+    std::mutex scrape_mutex_;  // scrapes on two I/O threads must not both catch the counter up
+    auth::key_ring keys_;
+    api::services api_services_;
+    api::gateway gateway_;
     std::shared_ptr<http::server> rest_;
     fleet::fleet_service fleet_;
+    std::unique_ptr<mail::mail_sender> mail_;  // null when mail is not configured
     boost::asio::steady_timer retry_timer_;
     std::atomic<bool> migrated_{false};
     std::atomic<bool> stopping_{false};

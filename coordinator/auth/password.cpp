@@ -5,13 +5,10 @@
 #include <stdexcept>
 
 namespace vpsfleet::auth {
-namespace {
 
 void init_sodium() {
     if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
 }
-
-}  // namespace
 
 std::string hash_password(const std::string& password) {
     init_sodium();

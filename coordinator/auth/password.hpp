@@ -5,6 +5,9 @@
 
 namespace vpsfleet::auth {
 
+// Idempotent and thread-safe; every libsodium user calls it first.
+void init_sodium();
+
 std::string hash_password(const std::string& password);
 bool verify_password(const std::string& hash, const std::string& password);
 // A random password for generated credentials, without look-alike characters.

@@ -65,7 +65,9 @@ TEST(coordinator_daemon, serves_health_readiness_and_a_valid_metrics_scrape) {
 
     const auto missing = d.get("/api/v1/nothing-here");
     EXPECT_EQ(missing.status, 404);
-    EXPECT_EQ(json::parse(missing.body)["error"], "route not found: GET /api/v1/nothing-here");
+    EXPECT_EQ(json::parse(missing.body)["error"]["code"], "route_not_found");
+    EXPECT_EQ(json::parse(missing.body)["error"]["message"],
+              "route not found: GET /api/v1/nothing-here");
 
     const auto scrape = d.get("/metrics");
     ASSERT_EQ(scrape.status, 200);
@@ -93,6 +95,17 @@ TEST(coordinator_daemon, readiness_follows_postgres_down_and_back_without_restar
     EXPECT_EQ(down.status, 503);
     EXPECT_EQ(json::parse(down.body)["status"], "not ready");
     EXPECT_EQ(d.get("/healthz").status, 200);
+    // Each probe uses up one pooled connection that died with the server; once they are gone,
+    // probes have to connect, and those failures are counted.
+    double failures = 0;
+    for (int i = 0; i < 30 && failures < 1; ++i) {
+        EXPECT_EQ(d.get("/readyz").status, 503);
+        const auto scrape = d.get("/metrics").body;
+        const auto at = scrape.find("\nvpsfleet_coordinator_db_connect_failures_total ");
+        ASSERT_NE(at, std::string::npos) << scrape;
+        failures = std::stod(scrape.substr(scrape.find(' ', at + 1) + 1));
+    }
+    EXPECT_GE(failures, 1.0) << "failed reconnects are counted";
 
     pg.start();
     EXPECT_EQ(wait_for_status("127.0.0.1", d.port, "/readyz", 200, 20s).status, 200);

@@ -18,7 +18,7 @@ namespace bhttp = beast::http;
 
 http_reply http_request(const std::string& host, std::uint16_t port, const std::string& method,
                         const std::string& target, const std::string& body,
-                        std::chrono::milliseconds timeout) {
+                        std::chrono::milliseconds timeout, const http_headers& headers) {
     http_reply reply;
     asio::io_context io;
     beast::tcp_stream stream(io);
@@ -26,6 +26,7 @@ http_reply http_request(const std::string& host, std::uint16_t port, const std::
     req.set(bhttp::field::host, host);
     req.set(bhttp::field::connection, "close");
     if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
+    for (const auto& [name, value] : headers) req.set(name, value);
     req.body() = body;
     req.prepare_payload();
     beast::flat_buffer buffer;

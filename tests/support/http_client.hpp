@@ -14,9 +14,12 @@ struct http_reply {
     std::string error;
 };
 
+using http_headers = std::map<std::string, std::string>;
+
 http_reply http_request(const std::string& host, std::uint16_t port, const std::string& method,
                         const std::string& target, const std::string& body = {},
-                        std::chrono::milliseconds timeout = std::chrono::seconds(10));
+                        std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                        const http_headers& headers = {});
 
 inline http_reply http_get(const std::string& host, std::uint16_t port, const std::string& target) {
     return http_request(host, port, "GET", target);

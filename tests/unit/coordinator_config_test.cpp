@@ -50,3 +50,47 @@ TEST(coordinator_config, rejects_bad_values_with_the_key_named) {
                   .find("log.level: expected one of"),
               std::string::npos);
 }
+
+TEST(coordinator_config, mail_is_off_without_a_mail_section) {
+    temp_file file("database:\n  url: x\n");
+    EXPECT_FALSE(coordinator::load_config(file.path()).mail);
+}
+
+TEST(coordinator_config, mail_section_is_read_key_by_key) {
+    temp_file file(
+        "database:\n  url: x\nmail:\n  smtp_url: smtp://127.0.0.1:2525\n"
+        "  from: noreply@example.com\n  username: u\n  password: p\n  starttls: true\n"
+        "  poll_interval: 2s\n  timeout: 5s\n  retry_backoff: 1m\n  max_attempts: 3\n");
+    const auto cfg = coordinator::load_config(file.path());
+    ASSERT_TRUE(cfg.mail);
+    EXPECT_EQ(cfg.mail->smtp_url, "smtp://127.0.0.1:2525");
+    EXPECT_EQ(cfg.mail->from, "noreply@example.com");
+    EXPECT_EQ(cfg.mail->username, "u");
+    EXPECT_EQ(cfg.mail->password, "p");
+    EXPECT_TRUE(cfg.mail->starttls);
+    EXPECT_EQ(cfg.mail->poll_interval, std::chrono::seconds(2));
+    EXPECT_EQ(cfg.mail->timeout, std::chrono::seconds(5));
+    EXPECT_EQ(cfg.mail->retry_backoff, std::chrono::minutes(1));
+    EXPECT_EQ(cfg.mail->max_attempts, 3);
+}
+
+TEST(coordinator_config, rejects_incomplete_or_bad_mail_settings) {
+    EXPECT_NE(error_loading("database:\n  url: x\nmail:\n  smtp_url: smtp://127.0.0.1:25\n")
+                  .find("mail.from: required with smtp_url"),
+              std::string::npos);
+    EXPECT_NE(error_loading("database:\n  url: x\nmail:\n  from: a@example.com\n")
+                  .find("mail.smtp_url: required when mail is configured"),
+              std::string::npos);
+    EXPECT_NE(error_loading("database:\n  url: x\nmail:\n  smtp_url: http://127.0.0.1:25\n"
+                            "  from: a@example.com\n")
+                  .find("mail.smtp_url: expected smtp://"),
+              std::string::npos);
+    EXPECT_NE(error_loading("database:\n  url: x\nmail:\n  smtp_url: smtp://h:25\n"
+                            "  from: a@example.com\n  starttls: maybe\n")
+                  .find("mail.starttls: expected true or false"),
+              std::string::npos);
+    EXPECT_NE(error_loading("database:\n  url: x\nmail:\n  smtp_url: smtp://h:25\n"
+                            "  from: a@example.com\n  host: h\n")
+                  .find("mail.host: unknown key"),
+              std::string::npos);
+}

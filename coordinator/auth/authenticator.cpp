@@ -1,0 +1,76 @@
+#include "coordinator/auth/authenticator.hpp"
+
+#include "common/secrets.hpp"
+#include "coordinator/auth/auth_failure.hpp"
+
+namespace vpsfleet::auth {
+
+namespace {
+
+principal from_api_key(pqxx::connection& conn, std::string_view secret) {
+    pqxx::work tx(conn);
+    const auto rows = tx.exec_params(
+        "SELECT k.id, k.project_id, p.uid, k.permissions, u.id, u.uid, u.status, "
+        "       k.last_used_at IS NULL OR k.last_used_at < now() - interval '60 seconds' "
+        "FROM api_keys k JOIN projects p ON p.id = k.project_id JOIN users u ON u.id = k.user_id "
+        "WHERE k.secret_hash = $1 AND k.revoked_at IS NULL",
+        secrets::sha256_hex(secret));
+    if (rows.empty()) throw auth_failure("invalid_api_key", "Invalid API key.");
+    const auto r = rows[0];
+    if (r[6].as<std::string>() != "active") {
+        throw auth_failure("account_suspended", "The key's owner is suspended");
+    }
+    // last_used_at is a hint, not an audit record: write it at most once a minute per key.
+    if (r[7].as<bool>()) {
+        tx.exec_params("UPDATE api_keys SET last_used_at = now() WHERE id = $1",
+                       r[0].as<std::int64_t>());
+    }
+    tx.commit();
+    principal p;
+    p.type = principal::kind::api_key;
+    p.api_key_id = r[0].as<std::int64_t>();
+    p.project_id = r[1].as<std::int64_t>();
+    p.project_uid = r[2].as<std::string>();
+    p.key_permissions = static_cast<std::uint64_t>(r[3].as<std::int64_t>());
+    p.user_id = r[4].as<std::int64_t>();
+    p.user_uid = r[5].as<std::string>();
+    return p;
+}
+
+principal from_access_token(pqxx::connection& conn, const token_signer& signer,
+                            std::string_view token) {
+    const auto claims = signer.verify(token, unix_now());
+    if (!claims) throw auth_failure("invalid_token", "Access token is invalid or expired");
+    pqxx::read_transaction tx(conn);
+    const auto rows = tx.exec_params(
+        "SELECT u.status, EXISTS (SELECT 1 FROM refresh_tokens t "
+        "                         WHERE t.family = $2 AND t.revoked_at IS NOT NULL) "
+        "FROM users u WHERE u.id = $1",
+        claims->user_id, claims->family);
+    if (rows.empty() || rows[0][1].as<bool>()) {
+        throw auth_failure("invalid_token", "The session has ended; sign in again");
+    }
+    if (rows[0][0].as<std::string>() != "active") {
+        throw auth_failure("account_suspended", "This account is suspended");
+    }
+    principal p;
+    p.type = principal::kind::user;
+    p.user_id = claims->user_id;
+    p.user_uid = claims->user_uid;
+    return p;
+}
+
+}  // namespace
+
+principal authenticate(pqxx::connection& conn, const token_signer& signer,
+                       std::string_view authorization) {
+    constexpr std::string_view bearer = "Bearer ";
+    if (!authorization.starts_with(bearer)) {
+        throw auth_failure("unauthenticated", "Authorization must be 'Bearer <token>'");
+    }
+    const auto token = authorization.substr(bearer.size());
+    if (token.starts_with("sk_")) return from_api_key(conn, token);
+    return from_access_token(conn, signer, token);
+}
+
+}  // namespace vpsfleet::auth

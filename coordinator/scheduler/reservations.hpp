@@ -1,0 +1,41 @@
+#pragma once
+// Placement with a reservation: reads the candidate hosts, lets scheduler/placement choose, then
+// locks the chosen host's host_capacity row, checks the choice again against what is reserved
+// now, and inserts the host_allocations row, all in one transaction. Placements onto one host
+// are serialised by that row lock, so concurrent placements never overcommit it; a placement
+// that lost its host to another one tries again from a fresh read, a few times.
+#include "coordinator/scheduler/placement.hpp"
+
+#include <pqxx/pqxx>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace vpsfleet::scheduler {
+
+struct reservation {
+    std::int64_t allocation_id = 0;
+    std::int64_t host_id = 0;
+    std::int64_t disk_id = 0;
+};
+
+using place_result = std::variant<reservation, no_fit>;
+
+// `owner` says who holds the reservation (e.g. "vm:42", "job:..."); vm_id, when known, is stored
+// alongside. Returns no_fit when nothing fits, or `contended` after several lost attempts.
+place_result place(pqxx::connection& conn, const placement_request& request,
+                   const std::string& owner, std::optional<std::int64_t> vm_id = std::nullopt);
+
+// Deletes the reservation; false when there was none with that id.
+bool release(pqxx::connection& conn, std::int64_t allocation_id);
+
+// The hosts placement considers: every host of a region (or of the fleet), with its disks and
+// reserved totals, ordered by id.
+std::vector<candidate_host> read_candidates(pqxx::transaction_base& tx,
+                                            std::optional<std::int64_t> region_id);
+std::optional<candidate_host> read_candidate(pqxx::transaction_base& tx, std::int64_t host_id);
+
+}  // namespace vpsfleet::scheduler

@@ -1,0 +1,49 @@
+#pragma once
+// A coordinator process on a fresh database, called over HTTP the way API clients call it:
+// JSON in and out, bearer tokens, arbitrary headers.
+#include "tests/integration/daemon_fixture.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace vpsfleet::testing {
+
+struct api_reply {
+    int status = 0;
+    nlohmann::json body;  // null when the body is empty or not JSON
+    std::map<std::string, std::string> headers;
+    std::string raw;
+    std::string header(const std::string& lower_name) const;
+};
+
+class api_client {
+  public:
+    explicit api_client(std::uint16_t port) : port_(port) {}
+
+    api_reply call(const std::string& method, const std::string& target,
+                   const nlohmann::json& body = nullptr, http_headers headers = {}) const;
+    api_reply get(const std::string& target, const std::string& token = {}) const;
+    api_reply post(const std::string& target, const nlohmann::json& body,
+                   const std::string& token = {}) const;
+    static http_headers bearer(const std::string& token);
+
+  private:
+    std::uint16_t port_;
+};
+
+struct signed_up {
+    std::string email;
+    std::string password;
+    std::string access_token;
+    std::string refresh_token;
+};
+
+// Signs up a new customer account through the API and returns its tokens.
+signed_up sign_up(const api_client& api, const std::string& email,
+                  const std::string& password = "correct horse battery");
+
+// Grants a system role ("super_admin", "admin", "read_only") straight in the database.
+void grant_role(const std::string& database_url, const std::string& email, const std::string& role);
+
+}  // namespace vpsfleet::testing
