@@ -63,7 +63,41 @@ bool available(const candidate_host& h) {
     return h.enabled && h.region_enabled && h.state == link_state::online;
 }
 
+struct host_fit {
+    bool any_matching = false;  // an enabled disk of the requested kind and interface
+    bool cpu_ok = false;
+    bool memory_ok = false;
+    const candidate_disk* disk = nullptr;  // the least-loaded matching disk with room
+};
+
+host_fit fit_on(const candidate_host& h, const placement_request& request) {
+    host_fit fit;
+    double disk_load = 0;
+    for (const auto& d : h.disks) {
+        if (!disk_matches(d, request)) continue;
+        fit.any_matching = true;
+        if (available_disk(d, h.load) < request.disk) continue;
+        const double load = load_of(d.used, d.size, h.load.disk_milli);
+        // Ties go to the lowest disk id.
+        if (!fit.disk || load < disk_load || (load == disk_load && d.id < fit.disk->id)) {
+            fit.disk = &d;
+            disk_load = load;
+        }
+    }
+    fit.cpu_ok = overcommitted(h.cpu, h.load.cpu_milli) - h.used_cpu >= request.vcpus;
+    fit.memory_ok = overcommitted(h.memory, h.load.memory_milli) - h.used_memory >= request.memory;
+    return fit;
+}
+
+bool in_scope(const candidate_host& h, const placement_request& request) {
+    return !request.region_id || h.region_id == *request.region_id;
+}
+
 }  // namespace
+
+bool is_valid(const placement_request& request) {
+    return request.vcpus > 0 && request.memory > 0 && request.disk > 0;
+}
 
 std::int64_t available_disk(const candidate_disk& disk, const load_factors& load) {
     const auto capacity = overcommitted(disk.size, load.disk_milli);
@@ -149,8 +183,7 @@ std::string describe(const no_fit& n, const placement_request& request) {
 
 placement_result choose_placement(std::span<const candidate_host> hosts,
                                   const placement_request& request) {
-    if (request.vcpus <= 0 || request.memory <= 0 || request.disk <= 0)
-        return no_fit{no_fit_reason::invalid_request};
+    if (!is_valid(request)) return no_fit{no_fit_reason::invalid_request};
 
     std::int64_t in_region = 0;
     std::int64_t usable = 0;
@@ -160,40 +193,23 @@ placement_result choose_placement(std::span<const candidate_host> hosts,
     double best_load = 0;
 
     for (const auto& h : hosts) {
-        if (request.region_id && h.region_id != *request.region_id) continue;
+        if (!in_scope(h, request)) continue;
         ++in_region;
         if (!available(h)) continue;
         ++usable;
 
-        // The least-loaded matching disk with room; ties go to the lowest disk id.
-        bool any_matching = false;
-        const candidate_disk* disk = nullptr;
-        double disk_load = 0;
-        for (const auto& d : h.disks) {
-            if (!disk_matches(d, request)) continue;
-            any_matching = true;
-            if (available_disk(d, h.load) < request.disk) continue;
-            const double load = load_of(d.used, d.size, h.load.disk_milli);
-            if (!disk || load < disk_load || (load == disk_load && d.id < disk->id)) {
-                disk = &d;
-                disk_load = load;
-            }
-        }
-        if (!any_matching) continue;
-
+        const auto fit = fit_on(h, request);
+        if (!fit.any_matching) continue;
         ++why.hosts_checked;
-        const bool cpu_ok = overcommitted(h.cpu, h.load.cpu_milli) - h.used_cpu >= request.vcpus;
-        const bool memory_ok =
-            overcommitted(h.memory, h.load.memory_milli) - h.used_memory >= request.memory;
-        why.short_of_cpu += cpu_ok ? 0 : 1;
-        why.short_of_memory += memory_ok ? 0 : 1;
-        why.short_of_disk += disk ? 0 : 1;
-        if (!cpu_ok || !memory_ok || !disk) continue;
+        why.short_of_cpu += fit.cpu_ok ? 0 : 1;
+        why.short_of_memory += fit.memory_ok ? 0 : 1;
+        why.short_of_disk += fit.disk ? 0 : 1;
+        if (!fit.cpu_ok || !fit.memory_ok || !fit.disk) continue;
 
         const double load = calculate_load(h).overall_load;
         if (!best || load < best_load || (load == best_load && h.id < best->id)) {
             best = &h;
-            best_disk = disk->id;
+            best_disk = fit.disk->id;
             best_load = load;
         }
     }
@@ -213,6 +229,30 @@ placement_result choose_placement(std::span<const candidate_host> hosts,
         why.reason = no_fit_reason::insufficient_disk;
     }
     return why;
+}
+
+std::vector<placement> rank_placements(std::span<const candidate_host> hosts,
+                                       const placement_request& request) {
+    struct ranked {
+        double load;
+        placement where;
+    };
+    if (!is_valid(request)) return {};
+    std::vector<ranked> fits;
+    for (const auto& h : hosts) {
+        if (!in_scope(h, request) || !available(h)) continue;
+        const auto fit = fit_on(h, request);
+        if (!fit.cpu_ok || !fit.memory_ok || !fit.disk) continue;
+        fits.push_back({calculate_load(h).overall_load, {h.id, fit.disk->id}});
+    }
+    // The order choose_placement's comparison gives: least loaded, then lowest host id.
+    std::sort(fits.begin(), fits.end(), [](const ranked& a, const ranked& b) {
+        return a.load < b.load || (a.load == b.load && a.where.host_id < b.where.host_id);
+    });
+    std::vector<placement> out;
+    out.reserve(fits.size());
+    for (const auto& f : fits) out.push_back(f.where);
+    return out;
 }
 
 }  // namespace vpsfleet::scheduler

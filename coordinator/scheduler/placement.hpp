@@ -119,7 +119,15 @@ std::string describe(const no_fit& n, const placement_request& request);
 
 using placement_result = std::variant<placement, no_fit>;
 
+// At least one vCPU and some memory and disk; choose_placement refuses anything else.
+bool is_valid(const placement_request& request);
+
 placement_result choose_placement(std::span<const candidate_host> hosts,
                                   const placement_request& request);
+
+// Every host that takes the request, best first: what choose_placement picks, then what it would
+// pick were that host gone, and so on. Empty when nothing fits (choose_placement says why).
+std::vector<placement> rank_placements(std::span<const candidate_host> hosts,
+                                       const placement_request& request);
 
 }  // namespace vpsfleet::scheduler

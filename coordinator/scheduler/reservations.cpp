@@ -7,6 +7,9 @@ namespace vpsfleet::scheduler {
 namespace {
 
 constexpr int k_attempts = 5;
+// How many of the least-loaded hosts that fit a placement reads. The first is the choice; the
+// rest are where concurrent placements go when it is taken (see lock_and_read).
+constexpr int k_short_list = 16;
 
 // Hosts and their disks come in two queries: joined, PostgreSQL would build and ship one wide
 // row per disk, which for 10,000 hosts costs about twice as much. The two reads may see slightly
@@ -21,26 +24,81 @@ constexpr const char* k_hosts_select =
 constexpr const char* k_disks_select =
     "SELECT d.host_id, d.id, d.kind, d.interface, d.enabled, d.size, d.used FROM host_disks d ";
 
+// The hosts that fit, by the same test as placement.cpp (host_overcommitted is overcommitted(),
+// in integers), walked in host_load order: host_load.load is calculate_load().overall_load made
+// by the same double arithmetic (migration 0006), so this is the head of rank_placements over the
+// whole fleet (or region), read through an index instead of the whole fleet. The test sits in a
+// LATERAL subquery kept apart by OFFSET 0: the planner cannot guess how many hosts pass it and,
+// left to itself, joins and sorts every host of a region; this way it walks the index and stops
+// at the limit. The disks come one row each: for a few hosts that is cheaper than another round
+// trip. $6 is the region, when the request has one.
+constexpr const char* k_short_list_head =
+    "WITH short AS MATERIALIZED ("
+    "  SELECT f.*, l.load FROM host_load l CROSS JOIN LATERAL ("
+    "    SELECT h.id, h.region_id, h.enabled, r.enabled AS region_enabled, h.state, h.cpu, "
+    "           h.memory, (h.load_cpu * 1000)::bigint AS cpu_milli, "
+    "           (h.load_memory * 1000)::bigint AS memory_milli, "
+    "           (h.load_disk * 1000)::bigint AS disk_milli, c.used_cpu, c.used_memory, "
+    "           c.allocations "
+    "      FROM hosts h "
+    "      JOIN regions r ON r.id = h.region_id "
+    "      JOIN host_capacity c ON c.host_id = h.id "
+    "     WHERE h.id = l.host_id AND h.region_id = l.region_id "
+    "       AND h.enabled AND h.state = 'online' AND r.enabled "
+    "       AND host_overcommitted(h.cpu, h.load_cpu) - c.used_cpu >= $1 "
+    "       AND host_overcommitted(h.memory, h.load_memory) - c.used_memory >= $2 "
+    "       AND EXISTS (SELECT 1 FROM host_disks d "
+    "                    WHERE d.host_id = h.id AND d.enabled "
+    "                      AND ($3 = '' OR d.kind = $3) AND ($4 = '' OR d.interface = $4) "
+    "                      AND host_overcommitted(d.size, h.load_disk) - d.used >= $5) "
+    "    OFFSET 0) f ";
+constexpr const char* k_short_list_region = "WHERE l.region_id = $6 ";
+constexpr const char* k_short_list_order = "   ORDER BY l.load, l.host_id LIMIT ";
+constexpr const char* k_short_list_tail =
+    ") "
+    "SELECT s.id, s.region_id, s.enabled, s.region_enabled, s.state, s.cpu, s.memory, "
+    "       s.cpu_milli, s.memory_milli, s.disk_milli, s.used_cpu, s.used_memory, s.allocations, "
+    "       d.host_id, d.id, d.kind, d.interface, d.enabled, d.size, d.used "
+    "  FROM short s JOIN host_disks d ON d.host_id = s.id "
+    " ORDER BY s.load, s.id, d.id";
+
+// Columns 0-12 of k_hosts_select.
+candidate_host host_from(const pqxx::row& row) {
+    candidate_host h;
+    h.id = row[0].as<std::int64_t>();
+    h.region_id = row[1].as<std::int64_t>();
+    h.enabled = row[2].as<bool>();
+    h.region_enabled = row[3].as<bool>();
+    // An unknown state is never `online`, so such a host takes nothing.
+    h.state = parse_link_state(row[4].c_str()).value_or(link_state::down);
+    h.cpu = row[5].as<std::int64_t>();
+    h.memory = row[6].as<std::int64_t>();
+    h.load = {row[7].as<std::int64_t>(), row[8].as<std::int64_t>(), row[9].as<std::int64_t>()};
+    h.used_cpu = row[10].as<std::int64_t>();
+    h.used_memory = row[11].as<std::int64_t>();
+    h.allocations = row[12].as<std::int64_t>();
+    return h;
+}
+
+// The columns of k_disks_select, from `at` on; nullopt for a kind or interface the table's
+// CHECKs make impossible.
+std::optional<candidate_disk> disk_from(const pqxx::row& row, pqxx::row::size_type at) {
+    const auto kind = parse_disk_kind(row[at + 2].c_str());
+    const auto interface = parse_disk_interface(row[at + 3].c_str());
+    if (!kind || !interface) return std::nullopt;
+    return candidate_disk{row[at + 1].as<std::int64_t>(),
+                          *kind,
+                          *interface,
+                          row[at + 4].as<bool>(),
+                          row[at + 5].as<std::int64_t>(),
+                          row[at + 6].as<std::int64_t>()};
+}
+
 std::vector<candidate_host> to_candidates(const pqxx::result& host_rows,
                                           const pqxx::result& disk_rows) {
     std::vector<candidate_host> out;
     out.reserve(host_rows.size());
-    for (const auto& row : host_rows) {
-        candidate_host h;
-        h.id = row[0].as<std::int64_t>();
-        h.region_id = row[1].as<std::int64_t>();
-        h.enabled = row[2].as<bool>();
-        h.region_enabled = row[3].as<bool>();
-        // An unknown state is never `online`, so such a host takes nothing.
-        h.state = parse_link_state(row[4].c_str()).value_or(link_state::down);
-        h.cpu = row[5].as<std::int64_t>();
-        h.memory = row[6].as<std::int64_t>();
-        h.load = {row[7].as<std::int64_t>(), row[8].as<std::int64_t>(), row[9].as<std::int64_t>()};
-        h.used_cpu = row[10].as<std::int64_t>();
-        h.used_memory = row[11].as<std::int64_t>();
-        h.allocations = row[12].as<std::int64_t>();
-        out.push_back(std::move(h));
-    }
+    for (const auto& row : host_rows) out.push_back(host_from(row));
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
 
     for (const auto& row : disk_rows) {
@@ -50,11 +108,7 @@ std::vector<candidate_host> to_candidates(const pqxx::result& host_rows,
                              [](const auto& h, std::int64_t id) { return h.id < id; });
         // A disk added after the hosts were read has no host here; the next read will show it.
         if (host == out.end() || host->id != host_id) continue;
-        const auto kind = parse_disk_kind(row[2].c_str());
-        const auto interface = parse_disk_interface(row[3].c_str());
-        if (!kind || !interface) continue;  // the table's CHECKs make this unreachable
-        host->disks.push_back({row[1].as<std::int64_t>(), *kind, *interface, row[4].as<bool>(),
-                               row[5].as<std::int64_t>(), row[6].as<std::int64_t>()});
+        if (auto disk = disk_from(row, 0)) host->disks.push_back(*disk);
     }
     for (auto& h : out) {
         std::sort(h.disks.begin(), h.disks.end(),
@@ -63,13 +117,29 @@ std::vector<candidate_host> to_candidates(const pqxx::result& host_rows,
     return out;
 }
 
-// Locks the host's capacity row, then reads the host again: a statement started after the lock
-// was granted sees every reservation committed by whoever held it before.
-std::optional<candidate_host> lock_and_read(pqxx::work& tx, std::int64_t host_id) {
-    const auto locked =
-        tx.exec_params("SELECT 1 FROM host_capacity WHERE host_id = $1 FOR UPDATE", host_id);
+// Locks a host's capacity row, then reads the host again: a statement started after the lock was
+// granted sees every reservation committed by whoever held it before.
+//
+// Concurrent placements all rank the same host first and would queue on its lock, each then
+// finding it a little fuller. So the first host of `ranked` whose row nobody holds is taken
+// (SKIP LOCKED; LIMIT 1 stops the locking at that row), and only when every one is held does this
+// wait, for the best. A placement that meets no other, as every sequential one, takes the best:
+// the least-loaded host, lowest id on ties, exactly as choose_placement over the whole fleet.
+std::optional<candidate_host> lock_and_read(pqxx::work& tx, const std::vector<placement>& ranked) {
+    if (ranked.size() > 1) {
+        std::string ids = "{";
+        for (const auto& p : ranked) ids += std::to_string(p.host_id) + ",";
+        ids.back() = '}';
+        const auto unheld = tx.exec_params(
+            "SELECT host_id FROM host_capacity WHERE host_id = ANY($1::bigint[]) "
+            " ORDER BY array_position($1::bigint[], host_id) LIMIT 1 FOR UPDATE SKIP LOCKED",
+            ids);
+        if (!unheld.empty()) return read_candidate(tx, unheld[0][0].as<std::int64_t>());
+    }
+    const auto locked = tx.exec_params("SELECT 1 FROM host_capacity WHERE host_id = $1 FOR UPDATE",
+                                       ranked.front().host_id);
     if (locked.empty()) return std::nullopt;
-    return read_candidate(tx, host_id);
+    return read_candidate(tx, ranked.front().host_id);
 }
 
 std::int64_t insert_allocation(pqxx::work& tx, const placement& where,
@@ -102,6 +172,34 @@ std::vector<candidate_host> read_candidates(pqxx::transaction_base& tx,
     return to_candidates(hosts, disks);
 }
 
+std::vector<candidate_host> read_short_list(pqxx::transaction_base& tx,
+                                            const placement_request& request, int limit) {
+    // Prepared once per connection (the same definition again is a no-op): planning this query
+    // costs more than running it. The limit is written in, not a parameter, so that the generic
+    // plan knows the short list is short.
+    const auto name =
+        std::string(request.region_id ? "scheduler_short_list_region_" : "scheduler_short_list_") +
+        std::to_string(limit);
+    tx.conn().prepare(name, std::string(k_short_list_head) +
+                                (request.region_id ? k_short_list_region : "") +
+                                k_short_list_order + std::to_string(limit) + k_short_list_tail);
+    const std::string kind = request.kind ? to_string(*request.kind) : "";
+    const std::string interface = request.interface ? to_string(*request.interface) : "";
+    const auto rows =
+        request.region_id
+            ? tx.exec_prepared(name, request.vcpus, request.memory, kind, interface, request.disk,
+                               *request.region_id)
+            : tx.exec_prepared(name, request.vcpus, request.memory, kind, interface, request.disk);
+
+    std::vector<candidate_host> out;
+    for (const auto& row : rows) {
+        if (out.empty() || out.back().id != row[0].as<std::int64_t>())
+            out.push_back(host_from(row));
+        if (auto disk = disk_from(row, 13)) out.back().disks.push_back(*disk);
+    }
+    return out;
+}
+
 std::optional<candidate_host> read_candidate(pqxx::transaction_base& tx, std::int64_t host_id) {
     const auto hosts = tx.exec_params(std::string(k_hosts_select) + "WHERE h.id = $1", host_id);
     const auto disks =
@@ -113,16 +211,23 @@ std::optional<candidate_host> read_candidate(pqxx::transaction_base& tx, std::in
 
 place_result place(pqxx::connection& conn, const placement_request& request,
                    const std::string& owner, std::optional<std::int64_t> vm_id) {
+    if (!is_valid(request)) return no_fit{no_fit_reason::invalid_request};
     for (int attempt = 0; attempt < k_attempts; ++attempt) {
         try {
             pqxx::work tx(conn);
-            const auto hosts = read_candidates(tx, request.region_id);
-            const auto chosen = choose_placement(hosts, request);
-            if (const auto* none = std::get_if<no_fit>(&chosen)) return *none;
+            auto ranked = rank_placements(read_short_list(tx, request, k_short_list), request);
+            if (ranked.empty()) {
+                // Nothing fits on the short list: read every host, so that a refusal names
+                // exactly what is missing (and a host freed since the short list is still seen).
+                const auto chosen =
+                    choose_placement(read_candidates(tx, request.region_id), request);
+                if (const auto* none = std::get_if<no_fit>(&chosen)) return *none;
+                ranked.push_back(std::get<placement>(chosen));
+            }
 
             // Another placement may have filled the host since the read: check again under the
             // lock, on the host as it is now (the disk may change too; the host may not).
-            const auto host = lock_and_read(tx, std::get<placement>(chosen).host_id);
+            const auto host = lock_and_read(tx, ranked);
             if (!host) continue;
             const auto again = choose_placement(std::span(&*host, 1), request);
             const auto* where = std::get_if<placement>(&again);

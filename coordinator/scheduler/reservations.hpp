@@ -1,8 +1,9 @@
 #pragma once
-// Placement with a reservation: reads the candidate hosts, lets scheduler/placement choose, then
-// locks the chosen host's host_capacity row, checks the choice again against what is reserved
-// now, and inserts the host_allocations row, all in one transaction. Placements onto one host
-// are serialised by that row lock, so concurrent placements never overcommit it; a placement
+// Placement with a reservation: reads a short list of the least-loaded hosts that fit (the whole
+// region or fleet only when none does, so a refusal says exactly why), lets scheduler/placement
+// choose, then locks the chosen host's host_capacity row, checks the choice again against what is
+// reserved now, and inserts the host_allocations row, all in one transaction. Placements onto one
+// host are serialised by that row lock, so concurrent placements never overcommit it; a placement
 // that lost its host to another one tries again from a fresh read, a few times.
 #include "coordinator/scheduler/placement.hpp"
 
@@ -37,5 +38,11 @@ bool release(pqxx::connection& conn, std::int64_t allocation_id);
 std::vector<candidate_host> read_candidates(pqxx::transaction_base& tx,
                                             std::optional<std::int64_t> region_id);
 std::optional<candidate_host> read_candidate(pqxx::transaction_base& tx, std::int64_t host_id);
+
+// Up to `limit` hosts that can take the request (enabled, online, in an enabled region, with the
+// vCPUs, memory and a matching disk with room it asks for), each with all its disks, least loaded
+// first and ties on the lowest id: the first `limit` of rank_placements over read_candidates.
+std::vector<candidate_host> read_short_list(pqxx::transaction_base& tx,
+                                            const placement_request& request, int limit);
 
 }  // namespace vpsfleet::scheduler
