@@ -47,6 +47,12 @@ coordinator_config load_config(const std::string& path) {
     cfg.api.public_url = api.get_string("public_url", cfg.api.public_url);
     api.finish();
 
+    config::section jobs = root.child("jobs");
+    cfg.jobs.workers = static_cast<std::size_t>(
+        jobs.get_int("workers", static_cast<std::int64_t>(cfg.jobs.workers), 1, 256));
+    cfg.jobs.lease = jobs.get_duration("lease", cfg.jobs.lease, 100ms, 1h);
+    jobs.finish();
+
     config::section fleet = root.child("fleet");
     cfg.fleet.listen = fleet.get_endpoint("listen", cfg.fleet.listen);
     cfg.fleet.state_dir = fleet.get_string("state_dir", cfg.fleet.state_dir);

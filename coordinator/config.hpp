@@ -72,11 +72,18 @@ struct mail_config {
     int max_attempts = 8;
 };
 
+struct jobs_config {
+    std::size_t workers = 2;
+    // A job whose worker stops renewing this lease (a crashed coordinator) is taken again.
+    std::chrono::milliseconds lease{30'000};
+};
+
 struct coordinator_config {
     log::level log_level = log::level::info;
     unsigned io_threads = 2;
     http_config http;
     api_config api;
+    jobs_config jobs;
     fleet_config fleet;
     database_config database;
     std::optional<mail_config> mail;

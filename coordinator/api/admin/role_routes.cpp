@@ -1,5 +1,6 @@
 #include "coordinator/api/admin/role_routes.hpp"
 
+#include "coordinator/api/admin/read_routes.hpp"
 #include "coordinator/api/api_error.hpp"
 #include "coordinator/api/body.hpp"
 #include "coordinator/audit/audit_log.hpp"
@@ -109,34 +110,17 @@ std::int64_t id_param(const path_params& params, const std::string& name) {
 }
 
 void add_role_routes(endpoints& api, services& s) {
-    api.add(verb::get, "/roles", access::op("roles::view"),
-            [&s](http::request& req, const path_params&, call&) -> asio::awaitable<http::response> {
-                const auto page = page_params(req);
-                auto list = [&page](pqxx::connection& conn) {
-                    pqxx::work tx(conn);
-                    json items = json::array();
-                    for (const auto& r :
-                         tx.exec_params(k_role_select + "ORDER BY r.id LIMIT $1 OFFSET $2",
-                                        page.limit, page.offset)) {
-                        items.push_back(role_json(r));
-                    }
-                    const auto total = tx.exec1("SELECT count(*) FROM roles")[0].as<std::int64_t>();
-                    return admin_page(items, total, page.limit, page.offset);
-                };
-                const json out = co_await s.db.run(list);
-                co_return json_reply(out);
-            });
-
-    api.add(verb::get, "/roles/{id}", access::op("roles::view"),
-            [&s](http::request&, const path_params& p, call&) -> asio::awaitable<http::response> {
-                const auto id = id_param(p, "id");
-                auto read = [id](pqxx::connection& conn) {
-                    pqxx::work tx(conn);
-                    return read_role(tx, id);
-                };
-                const json role = co_await s.db.run(read);
-                co_return json_reply(admin_data(role));
-            });
+    add_list_route(
+        api, s, "/roles", "roles::view", "SELECT count(*) FROM roles",
+        [](pqxx::work& tx, const page_request& page) {
+            json items = json::array();
+            for (const auto& r : tx.exec_params(k_role_select + "ORDER BY r.id LIMIT $1 OFFSET $2",
+                                                page.limit, page.offset)) {
+                items.push_back(role_json(r));
+            }
+            return items;
+        });
+    add_get_route(api, s, "/roles/{id}", "roles::view", read_role);
 
     api.add(
         verb::post, "/roles", access::op("roles::create"),

@@ -1,0 +1,12 @@
+#pragma once
+// Admin API (LNVPS): /regions, /hosts (with live calculated_load and link state) and
+// /hosts/{id}/disks.
+#include "coordinator/api/endpoints.hpp"
+#include "coordinator/api/services.hpp"
+
+namespace vpsfleet::api::admin {
+
+void add_region_routes(endpoints& api, services& s);
+void add_host_routes(endpoints& api, services& s);
+
+}  // namespace vpsfleet::api::admin

@@ -1,0 +1,44 @@
+#include "coordinator/api/admin/read_routes.hpp"
+
+#include "coordinator/api/admin/role_routes.hpp"
+
+namespace vpsfleet::api::admin {
+
+namespace asio = boost::asio;
+using json = nlohmann::json;
+using verb = boost::beast::http::verb;
+
+void add_list_route(endpoints& api, services& s, const std::string& path,
+                    const std::string& permission, std::string count_sql, page_reader read) {
+    api.add(verb::get, path, access::op(permission),
+            [&s, count_sql = std::move(count_sql), read = std::move(read)](
+                http::request& req, const http::path_params&,
+                call&) -> asio::awaitable<http::response> {
+                const auto page = page_params(req);
+                auto list = [&](pqxx::connection& conn) {
+                    pqxx::work tx(conn);
+                    json items = read(tx, page);
+                    const auto total = tx.exec1(count_sql)[0].as<std::int64_t>();
+                    return admin_page(std::move(items), total, page.limit, page.offset);
+                };
+                const json out = co_await s.db.run(list);
+                co_return json_reply(out);
+            });
+}
+
+void add_get_route(endpoints& api, services& s, const std::string& path,
+                   const std::string& permission, object_reader read) {
+    api.add(verb::get, path, access::op(permission),
+            [&s, read = std::move(read)](http::request&, const http::path_params& p,
+                                         call&) -> asio::awaitable<http::response> {
+                const auto id = id_param(p, "id");
+                auto get = [&read, id](pqxx::connection& conn) {
+                    pqxx::work tx(conn);
+                    return read(tx, id);
+                };
+                const json object = co_await s.db.run(get);
+                co_return json_reply(admin_data(object));
+            });
+}
+
+}  // namespace vpsfleet::api::admin

@@ -1,0 +1,26 @@
+#pragma once
+// The two read routes most admin resources have: a paginated list ({data,total,limit,offset})
+// and one object by numeric id ({"data": ...}).
+#include "coordinator/api/body.hpp"
+#include "coordinator/api/endpoints.hpp"
+#include "coordinator/api/services.hpp"
+
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include <functional>
+#include <string>
+
+namespace vpsfleet::api::admin {
+
+// The page's items; `count_sql` gives the total.
+using page_reader = std::function<nlohmann::json(pqxx::work&, const page_request&)>;
+using object_reader = std::function<nlohmann::json(pqxx::work&, std::int64_t id)>;
+
+void add_list_route(endpoints& api, services& s, const std::string& path,
+                    const std::string& permission, std::string count_sql, page_reader read);
+// `path` ends in "/{id}".
+void add_get_route(endpoints& api, services& s, const std::string& path,
+                   const std::string& permission, object_reader read);
+
+}  // namespace vpsfleet::api::admin
