@@ -2,9 +2,14 @@
 
 #include "common/daemon.hpp"
 #include "common/log.hpp"
+#include "coordinator/api/admin/fleet_routes.hpp"
 #include "coordinator/api/admin/role_routes.hpp"
 #include "coordinator/api/customer/auth_routes.hpp"
+#include "coordinator/api/customer/catalog_routes.hpp"
+#include "coordinator/api/customer/instance_routes.hpp"
+#include "coordinator/api/customer/job_routes.hpp"
 #include "coordinator/api/customer/project_routes.hpp"
+#include "coordinator/instances/instance_jobs.hpp"
 #include "coordinator/store/migrations.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -44,6 +49,12 @@ service::service(asio::io_context& io, coordinator_config cfg)
       fleet_(io, cfg_.fleet, db_, registry_),
       retry_timer_(io) {
     metrics::register_build_info(registry_, "vpsfleet_coordinator");
+    jobs::runner_options job_options;
+    job_options.conninfo = db_.pool().conninfo();
+    job_options.workers = cfg_.jobs.workers;
+    job_options.lease_time = cfg_.jobs.lease;
+    jobs_ = std::make_unique<jobs::job_runner>(job_options);
+    add_job_handlers();
     if (cfg_.mail) mail_ = std::make_unique<mail::mail_sender>(db_.pool().conninfo(), *cfg_.mail);
     add_routes();
 }
@@ -67,8 +78,15 @@ void service::add_routes() {
     api::customer::add_auth_routes(gateway_.customer(), api_services_);
     api::customer::add_account_routes(gateway_.customer(), api_services_);
     api::customer::add_project_routes(gateway_.customer(), api_services_);
+    api::customer::add_catalog_routes(gateway_.customer(), api_services_);
+    api::customer::add_instance_routes(gateway_.customer(), api_services_);
+    api::customer::add_job_routes(gateway_.customer(), api_services_);
     api::admin::add_role_routes(gateway_.admin(), api_services_);
+    api::admin::add_region_routes(gateway_.admin(), api_services_);
+    api::admin::add_host_routes(gateway_.admin(), api_services_);
 }
+
+void service::add_job_handlers() { instances::add_instance_job_handlers(*jobs_); }
 
 void service::start() {
     http::server_options options;
@@ -94,6 +112,7 @@ void service::stop() {
     if (rest_) rest_->stop();
     fleet_.stop();
     if (mail_) mail_->stop();
+    if (jobs_) jobs_->stop();
 }
 
 asio::awaitable<void> service::migrate_until_done() {
@@ -105,6 +124,7 @@ asio::awaitable<void> service::migrate_until_done() {
             };
             const auto report = co_await db_.run(migrate);
             migrated_ = true;
+            if (!stopping_) jobs_->start();
             log::info("database schema ready", {{"applied_now", report.applied_now},
                                                 {"already_applied", report.already_applied}});
             co_return;

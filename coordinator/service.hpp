@@ -9,6 +9,7 @@
 #include "coordinator/auth/key_ring.hpp"
 #include "coordinator/config.hpp"
 #include "coordinator/fleet/fleet_service.hpp"
+#include "coordinator/jobs/job_runner.hpp"
 #include "coordinator/mail/mail_sender.hpp"
 #include "coordinator/store/database.hpp"
 
@@ -34,6 +35,7 @@ class service {
     boost::asio::awaitable<http::response> readyz();
     http::response metrics();
     void add_routes();
+    void add_job_handlers();
 
     boost::asio::io_context& io_;
     coordinator_config cfg_;
@@ -49,6 +51,7 @@ class service {
     api::gateway gateway_;
     std::shared_ptr<http::server> rest_;
     fleet::fleet_service fleet_;
+    std::unique_ptr<jobs::job_runner> jobs_;   // started once the schema is ready
     std::unique_ptr<mail::mail_sender> mail_;  // null when mail is not configured
     boost::asio::steady_timer retry_timer_;
     std::atomic<bool> migrated_{false};
