@@ -106,6 +106,24 @@ result<driver::console_ticket> libvirt_driver::console(const std::string& vm,
     return ticket;
 }
 
+namespace {
+
+// Setting anything through qemu-guest-agent needs a running guest with the agent's channel.
+result<void> guest_agent_ready(virDomainPtr dom, const std::string& vm, const std::string& what,
+                               const std::string& things) {
+    if (virDomainIsActive(dom) != 1)
+        return make_error(errc::invalid_state, "set " + what + " in " + vm + ": it is not running");
+    char* xml = virDomainGetXMLDesc(dom, 0);
+    if (!xml) return last_error("read the definition of " + vm);
+    if (!parse_domain_xml(take(xml)).guest_agent_channel)
+        return make_error(errc::no_guest_agent, vm + " has no qemu-guest-agent channel; " + things +
+                                                    " can only be set through cloud-init at "
+                                                    "reinstall");
+    return {};
+}
+
+}  // namespace
+
 result<void> libvirt_driver::set_password(const std::string& vm, const std::string& user,
                                           const std::string& password, bool is_hash) {
     auto s = open();
@@ -113,14 +131,7 @@ result<void> libvirt_driver::set_password(const std::string& vm, const std::stri
     auto d = find((*s)->conn->get(), vm);
     if (!d) return d.error();
     virDomainPtr dom = d->get();
-    if (virDomainIsActive(dom) != 1)
-        return make_error(errc::invalid_state, "set a password in " + vm + ": it is not running");
-    char* xml = virDomainGetXMLDesc(dom, 0);
-    if (!xml) return last_error("read the definition of " + vm);
-    if (!parse_domain_xml(take(xml)).guest_agent_channel)
-        return make_error(errc::no_guest_agent,
-                          vm + " has no qemu-guest-agent channel; passwords can only be set "
-                               "through cloud-init at reinstall");
+    if (auto ready = guest_agent_ready(dom, vm, "a password", "passwords"); !ready) return ready;
     if (virDomainSetUserPassword(dom, user.c_str(), password.c_str(),
                                  is_hash ? VIR_DOMAIN_PASSWORD_ENCRYPTED : 0) != 0)
         return agent_error("set the password of " + user + " in " + vm, vm);
@@ -134,14 +145,7 @@ result<void> libvirt_driver::set_ssh_keys(const std::string& vm, const std::stri
     auto d = find((*s)->conn->get(), vm);
     if (!d) return d.error();
     virDomainPtr dom = d->get();
-    if (virDomainIsActive(dom) != 1)
-        return make_error(errc::invalid_state, "set SSH keys in " + vm + ": it is not running");
-    char* xml = virDomainGetXMLDesc(dom, 0);
-    if (!xml) return last_error("read the definition of " + vm);
-    if (!parse_domain_xml(take(xml)).guest_agent_channel)
-        return make_error(errc::no_guest_agent,
-                          vm + " has no qemu-guest-agent channel; SSH keys can only be set "
-                               "through cloud-init at reinstall");
+    if (auto ready = guest_agent_ready(dom, vm, "SSH keys", "SSH keys"); !ready) return ready;
     std::vector<const char*> list;
     for (const auto& k : keys) list.push_back(k.c_str());
     // Flags 0: the list replaces the user's authorized keys.
