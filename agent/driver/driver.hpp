@@ -187,6 +187,46 @@ struct stats_sample {
     std::vector<vm_stats> vms;
 };
 
+// ---- the per-VM firewall ----
+
+enum class firewall_direction { in, out };  // to the VM, from the VM
+enum class firewall_action { accept, drop, reject };
+
+struct port_range {
+    std::uint16_t from = 0;
+    std::uint16_t to = 0;  // == from for one port
+};
+
+struct firewall_rule {
+    firewall_direction direction = firewall_direction::in;
+    firewall_action action = firewall_action::accept;
+    // tcp, udp, sctp, udplite, icmp, icmpv6, esp, ah; empty: any protocol.
+    std::string protocol;
+    std::optional<std::string> source;       // address or CIDR, IPv4 or IPv6; none: any
+    std::optional<std::string> destination;  // the same
+    std::vector<port_range> source_ports;    // tcp, udp and sctp only; empty: any port
+    std::vector<port_range> destination_ports;
+    std::string comment;  // shown in the host's firewall (the rule's id, not customer text)
+};
+
+// A VM's firewall on one of its interfaces. With rules: inbound traffic is dropped unless a rule
+// (or an established connection) lets it in, outbound is allowed unless a rule drops it, rules
+// apply in order, and the interface may only send from its own MAC and addresses. Without rules:
+// no filter at all.
+struct firewall_spec {
+    std::string mac;                // the interface
+    std::vector<std::string> ipv4;  // the VM's own addresses on it (no prefix); none: learned
+    std::vector<std::string> ipv6;  // none: only link-local sources
+    std::vector<firewall_rule> rules;
+};
+
+struct firewall_outcome {
+    vm_status vm;
+    std::string filter;  // the filter the interface now references; empty when none
+    std::size_t rules = 0;
+    bool live = false;  // also in force on the running VM, not only in its definition
+};
+
 // A lifecycle change seen by the hypervisor: defined, undefined, started, suspended, resumed,
 // stopped, shutdown, crashed, ... with the reason (detail) when it gives one.
 struct vm_event {
@@ -235,6 +275,10 @@ class hypervisor {
                                       const std::string& password, bool is_hash) = 0;
     virtual result<void> set_ssh_keys(const std::string& vm, const std::string& user,
                                       const std::vector<std::string>& keys) = 0;
+
+    // Replaces the VM's firewall on the interface with spec.mac, on the running VM and in its
+    // definition, without restarting it. errc::unsupported when the hypervisor cannot filter.
+    virtual result<firewall_outcome> firewall(const std::string& vm, const firewall_spec& spec) = 0;
 
     virtual result<host_facts> facts() = 0;
     virtual result<std::vector<vm_status>> inventory() = 0;

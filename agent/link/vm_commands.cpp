@@ -117,6 +117,51 @@ driver::vm_limits parse_limits(const reader& r) {
     return l;
 }
 
+std::vector<driver::port_range> parse_ports(const reader& r, const char* key) {
+    std::vector<driver::port_range> out;
+    r.each(key, [&](const reader& p) {
+        const auto from = p.u64("from");
+        const auto to = p.opt_u64("to").value_or(from);
+        if (from == 0 || from > 65535 || to < from || to > 65535)
+            throw args_error(p.where("from") + " and to must be a port range within 1-65535");
+        out.push_back({static_cast<std::uint16_t>(from), static_cast<std::uint16_t>(to)});
+    });
+    return out;
+}
+
+driver::firewall_spec parse_firewall(const reader& a) {
+    driver::firewall_spec spec;
+    spec.mac = a.str("mac");
+    spec.ipv4 = a.strings("ipv4");
+    spec.ipv6 = a.strings("ipv6");
+    a.each("rules", [&](const reader& r) {
+        driver::firewall_rule rule;
+        const auto direction = r.str("direction");
+        if (direction != "in" && direction != "out")
+            throw args_error(r.where("direction") + " must be in or out");
+        rule.direction =
+            direction == "in" ? driver::firewall_direction::in : driver::firewall_direction::out;
+        const auto action = r.str("action");
+        if (action == "accept") {
+            rule.action = driver::firewall_action::accept;
+        } else if (action == "drop") {
+            rule.action = driver::firewall_action::drop;
+        } else if (action == "reject") {
+            rule.action = driver::firewall_action::reject;
+        } else {
+            throw args_error(r.where("action") + " must be accept, drop or reject");
+        }
+        rule.protocol = r.opt_str("protocol").value_or("");
+        rule.source = r.opt_str("source");
+        rule.destination = r.opt_str("destination");
+        rule.source_ports = parse_ports(r, "source_ports");
+        rule.destination_ports = parse_ports(r, "destination_ports");
+        rule.comment = r.opt_str("comment").value_or("");
+        spec.rules.push_back(std::move(rule));
+    });
+    return spec;
+}
+
 json status_json(const driver::vm_status& s) {
     return {{"uuid", s.uuid}, {"name", s.name}, {"state", s.state}, {"config_hash", s.config_hash}};
 }
@@ -176,7 +221,8 @@ const std::vector<std::string> k_kinds = {"domain.start",
                                           "vm.snapshot.delete",
                                           "vm.console",
                                           "vm.guest.set_password",
-                                          "vm.guest.set_ssh_keys"};
+                                          "vm.guest.set_ssh_keys",
+                                          "vm.firewall"};
 
 // domain.start and domain.stop predate the vm.* kinds and keep their strict meaning: asking for
 // the state a domain is already in is refused, as libvirt refuses it.
@@ -354,6 +400,18 @@ std::optional<vm_job> make_vm_job(const std::string& kind, const json& args) {
                 return h.set_password(vm, user, secret, is_hash);
             },
             json{{"vm", vm}, {"user", user}});
+    }
+    if (kind == "vm.firewall") {
+        auto spec = parse_firewall(a);
+        return job<driver::firewall_outcome>(
+            [vm, spec](driver::hypervisor& h) { return h.firewall(vm, spec); },
+            [](const driver::firewall_outcome& o) {
+                json out = status_json(o.vm);
+                out["filter"] = o.filter.empty() ? json(nullptr) : json(o.filter);
+                out["rules"] = o.rules;
+                out["live"] = o.live;
+                return out;
+            });
     }
     // vm.guest.set_ssh_keys
     const std::string user = a.str("user");

@@ -2,6 +2,7 @@
 // guest access and statistics live in the neighbouring libvirt_*.cpp files.
 #include "agent/driver/libvirt/libvirt_driver.hpp"
 
+#include "agent/driver/libvirt/nwfilter_xml.hpp"
 #include "agent/driver/libvirt/xml.hpp"
 #include "agent/driver/validate.hpp"
 #include "common/log.hpp"
@@ -363,6 +364,10 @@ result<void> libvirt_driver::undefine(const std::string& vm, bool keep_volumes) 
         return last_error("undefine " + vm);
     std::error_code ignored;
     std::filesystem::remove(seed_path(uuid), ignored);
+    // The VM's firewall goes with it (libvirt_firewall.cpp); one left behind harms nothing.
+    if (auto r = drop_filter(conn, firewall_filter_name(uuid)); !r)
+        log::warn("the network filter of an undefined VM stays",
+                  {{"vm", vm}, {"error", r.error().message}});
     if (keep_volumes) return {};
     for (const auto& disk : layout.disks) {
         if (disk.device != "disk" || !disk.volume) continue;

@@ -66,6 +66,9 @@ class libvirt_driver final : public driver::hypervisor {
     driver::result<void> set_ssh_keys(const std::string& vm, const std::string& user,
                                       const std::vector<std::string>& keys) override;
 
+    driver::result<driver::firewall_outcome> firewall(const std::string& vm,
+                                                      const driver::firewall_spec& spec) override;
+
     driver::result<driver::host_facts> facts() override;
     driver::result<std::vector<driver::vm_status>> inventory() override;
     driver::result<driver::stats_sample> stats() override;
@@ -109,6 +112,8 @@ class libvirt_driver final : public driver::hypervisor {
     driver::result<void> redefine(virConnectPtr conn, const std::string& xml);
     driver::result<void> apply_limits_live(virDomainPtr d, const driver::vm_limits& limits,
                                            std::vector<std::string>& pending);
+    // Removes the network filter with that name, if the host has it.
+    driver::result<void> drop_filter(virConnectPtr conn, const std::string& name);
 
     libvirt_options options_;
     std::shared_ptr<event_loop> events_;
