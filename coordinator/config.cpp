@@ -72,6 +72,8 @@ coordinator_config load_config(const std::string& path) {
                    "must be at least twice the heartbeat, so one lost heartbeat is not an outage");
     }
     cfg.fleet.max_frame_bytes = static_cast<std::size_t>(
+    cfg.fleet.reconcile_interval =
+        fleet.get_duration("reconcile_interval", cfg.fleet.reconcile_interval, 10ms, 24h);
         fleet.get_int("max_frame_bytes", static_cast<std::int64_t>(cfg.fleet.max_frame_bytes), 4096,
                       64 * 1024 * 1024));
     cfg.fleet.send_queue_messages = static_cast<std::size_t>(

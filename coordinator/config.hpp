@@ -36,6 +36,9 @@ struct fleet_config {
     std::chrono::seconds certificate_lifetime{7 * 24 * 3600};
     std::chrono::milliseconds heartbeat{5000};
     std::chrono::milliseconds lease{15'000};
+    // Besides after every inventory report, each held host is reconciled this often, so changes
+    // on the database side (an instance deleted, a job done) are compared too.
+    std::chrono::milliseconds reconcile_interval{60'000};
     std::size_t max_frame_bytes = 1024 * 1024;
     std::size_t send_queue_messages = 1024;
 };

@@ -84,6 +84,7 @@ void service::add_routes() {
     api::admin::add_role_routes(gateway_.admin(), api_services_);
     api::admin::add_region_routes(gateway_.admin(), api_services_);
     api::admin::add_host_routes(gateway_.admin(), api_services_);
+    api::admin::add_drift_routes(gateway_.admin(), api_services_);
 }
 
 void service::add_job_handlers() { instances::add_instance_job_handlers(*jobs_); }

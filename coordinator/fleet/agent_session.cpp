@@ -4,6 +4,7 @@
 #include "common/log.hpp"
 #include "coordinator/fleet/commands.hpp"
 #include "coordinator/fleet/enrollment.hpp"
+#include "coordinator/fleet/reconciliation.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -249,9 +250,11 @@ asio::awaitable<void> agent_session::on_inventory(const protocol::inventory& inv
                            {"config_hash", d.config_hash}});
     }
     auto record = [id = host_id_, text = domains.dump()](pqxx::connection& c) {
-        return record_inventory(c, id, text);
+        auto change = record_inventory(c, id, text);
+        return std::make_pair(change, reconcile_host(c, id));
     };
-    const auto change = co_await ctx_.db.run(record);
+    const auto [change, reconciled] = co_await ctx_.db.run(record);
+    report(reconciled, host_id_, ctx_.metrics);
     ctx_.metrics.inventory(change.added, change.removed, change.changed);
     if (change.added + change.removed + change.changed > 0) {
         log::info("host inventory changed", {{"host_id", host_id_},

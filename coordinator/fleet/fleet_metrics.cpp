@@ -39,7 +39,15 @@ fleet_metrics::fleet_metrics(prometheus::Registry& registry)
               .Name("vpsfleet_coordinator_fleet_inventory_changes_total")
               .Help("Guests that appeared on, vanished from or changed on their host, "
                     "as agents report them")
-              .Register(registry)) {}
+              .Register(registry)),
+      drift_found(prometheus::BuildCounter()
+                      .Name("vpsfleet_coordinator_drift_findings_total")
+                      .Help("Reconciliation findings opened, by kind (missing, unmanaged, drift)")
+                      .Register(registry)),
+      drift_resolved(prometheus::BuildCounter()
+                         .Name("vpsfleet_coordinator_drift_findings_resolved_total")
+                         .Help("Reconciliation findings that stopped holding, by kind")
+                         .Register(registry)) {}
 
 void fleet_metrics::command_done(const std::string& kind, bool ok, double seconds) {
     static const prometheus::Histogram::BucketBoundaries buckets{

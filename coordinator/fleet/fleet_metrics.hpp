@@ -6,6 +6,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <map>
 #include <string>
 
 namespace vpsfleet::fleet {
@@ -31,6 +32,11 @@ struct fleet_metrics {
         inventory_changes.Add({{"change", "removed"}}).Increment(removed);
         inventory_changes.Add({{"change", "changed"}}).Increment(changed);
     }
+    void reconciled(const std::map<std::string, int>& found,
+                    const std::map<std::string, int>& resolved) {
+        for (const auto& [kind, n] : found) drift_found.Add({{"kind", kind}}).Increment(n);
+        for (const auto& [kind, n] : resolved) drift_resolved.Add({{"kind", kind}}).Increment(n);
+    }
     // Submission to first result, by command kind and outcome.
     void command_done(const std::string& kind, bool ok, double seconds);
 
@@ -42,6 +48,8 @@ struct fleet_metrics {
     prometheus::Family<prometheus::Counter>& disconnects;
     prometheus::Family<prometheus::Histogram>& command_latency;
     prometheus::Family<prometheus::Counter>& inventory_changes;
+    prometheus::Family<prometheus::Counter>& drift_found;
+    prometheus::Family<prometheus::Counter>& drift_resolved;
 };
 
 }  // namespace vpsfleet::fleet

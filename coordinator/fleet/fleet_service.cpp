@@ -4,6 +4,7 @@
 #include "common/secrets.hpp"
 #include "coordinator/fleet/agent_session.hpp"
 #include "coordinator/fleet/commands.hpp"
+#include "coordinator/fleet/reconciliation.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -36,19 +37,22 @@ fleet_service::fleet_service(asio::io_context& io, const coordinator::fleet_conf
                              }
                          }
                      }),
-      timer_(io) {}
+      timer_(io),
+      reconcile_timer_(io) {}
 
 void fleet_service::start() {
     listener_ = std::make_shared<fleet_listener>(io_, ctx_);
     listener_->listen();
     listener_->start();
     asio::co_spawn(io_, liveness_loop(), asio::detached);
+    asio::co_spawn(io_, reconcile_loop(), asio::detached);
     notifications_.start();
 }
 
 void fleet_service::stop() {
     stopping_ = true;
     timer_.cancel();
+    reconcile_timer_.cancel();
     notifications_.stop();
     if (listener_) listener_->stop();
 }
@@ -79,6 +83,25 @@ asio::awaitable<void> fleet_service::liveness_loop() {
         timer_.expires_after(ctx_.cfg.heartbeat);
         boost::system::error_code ec;
         co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
+asio::awaitable<void> fleet_service::reconcile_loop() {
+    while (!stopping_) {
+        reconcile_timer_.expires_after(ctx_.cfg.reconcile_interval);
+        boost::system::error_code ec;
+        co_await reconcile_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (stopping_) break;
+        for (const auto& session : ctx_.sessions()) {
+            const auto host = session->host_id();
+            try {
+                auto reconcile = [host](pqxx::connection& c) { return reconcile_host(c, host); };
+                const auto result = co_await ctx_.db.run(reconcile);
+                report(result, host, ctx_.metrics);
+            } catch (const std::exception& e) {
+                log::warn("reconciliation failed", {{"host_id", host}, {"error", e.what()}});
+            }
+        }
     }
 }
 

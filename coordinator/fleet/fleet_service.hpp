@@ -1,7 +1,7 @@
 #pragma once
 // The coordinator's fleet link as a whole: the listener, the sessions it holds and the liveness
 // loop that flushes "last seen" times, moves hosts whose lease ran out, and applies revocations
-// and disabled hosts to live links.
+// and disabled hosts to live links, and the loop that reconciles the hosts it holds.
 #include "coordinator/fleet/fleet_context.hpp"
 #include "coordinator/fleet/fleet_listener.hpp"
 #include "coordinator/fleet/notification_listener.hpp"
@@ -22,6 +22,8 @@ class fleet_service {
 
   private:
     boost::asio::awaitable<void> liveness_loop();
+    // Reconciles the hosts whose links this coordinator holds, every fleet.reconcile_interval.
+    boost::asio::awaitable<void> reconcile_loop();
 
     boost::asio::io_context& io_;
     fleet_metrics metrics_;
@@ -29,6 +31,7 @@ class fleet_service {
     std::shared_ptr<fleet_listener> listener_;
     notification_listener notifications_;
     boost::asio::steady_timer timer_;
+    boost::asio::steady_timer reconcile_timer_;
     bool stopping_ = false;
 };
 

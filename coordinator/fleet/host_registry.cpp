@@ -88,10 +88,13 @@ std::vector<state_change> expire_leases(pqxx::connection& conn, std::chrono::mil
     const auto ms = static_cast<long long>(lease.count());
     std::vector<state_change> changes;
     for (const auto& row :
-         tx.exec_params("UPDATE hosts SET state = 'down', updated_at = now() "
+         // What runs on a down host is not known: its instances are `unknown`, never `stopped`.
+         tx.exec_params("WITH down AS (UPDATE hosts SET state = 'down', updated_at = now() "
                         "WHERE state IN ('online', 'unreachable') AND last_seen_at < now() - "
-                        "make_interval(secs => $1::bigint * 2 / 1000.0) "
-                        "RETURNING id",
+                        "make_interval(secs => $1::bigint * 2 / 1000.0) RETURNING id), "
+                        "vms AS (UPDATE instances SET power_state = 'unknown' WHERE host_id IN "
+                        "(SELECT id FROM down) AND deleted_at IS NULL) "
+                        "SELECT id FROM down",
                         ms)) {
         changes.push_back({row[0].as<std::int64_t>(), "down"});
     }

@@ -8,5 +8,8 @@ namespace vpsfleet::api::admin {
 
 void add_region_routes(endpoints& api, services& s);
 void add_host_routes(endpoints& api, services& s);
+// /drift/events and /drift/summary: what reconciliation found differing between hosts and the
+// database (Platform9 drift detection, in the admin API's conventions).
+void add_drift_routes(endpoints& api, services& s);
 
 }  // namespace vpsfleet::api::admin
