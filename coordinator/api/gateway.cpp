@@ -126,8 +126,14 @@ asio::awaitable<void> gateway::identify(const http::request& req, call& c) {
     const std::string authorization = header(req, "Authorization");
     if (authorization.empty()) co_return;
     auth::key_ring& keys = keys_;
-    auto resolve = [&keys, &authorization](pqxx::connection& conn) {
-        return auth::authenticate(conn, keys.signer(conn), authorization);
+    std::string base = cfg_.public_url;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    const auto method = req.method_string();
+    const auto target = req.target();
+    const auth::request_facts facts{std::string_view(method.data(), method.size()),
+                                    base + std::string(target.data(), target.size()), req.body()};
+    auto resolve = [&keys, &authorization, &facts](pqxx::connection& conn) {
+        return auth::authenticate(conn, keys.signer(conn), authorization, facts);
     };
     c.who = co_await db_.run(resolve);
 }

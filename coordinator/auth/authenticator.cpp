@@ -2,6 +2,9 @@
 
 #include "common/secrets.hpp"
 #include "coordinator/auth/auth_failure.hpp"
+#include "coordinator/auth/nip98.hpp"
+
+#include <ctime>
 
 namespace vpsfleet::auth {
 
@@ -60,13 +63,52 @@ principal from_access_token(pqxx::connection& conn, const token_signer& signer,
     return p;
 }
 
+principal from_nostr_event(pqxx::connection& conn, std::string_view event,
+                           const request_facts& request) {
+    const auto identity = verify_nip98(event, {request.method,
+                                               {request.url},
+                                               request.body,
+                                               static_cast<std::int64_t>(std::time(nullptr))});
+    pqxx::work tx(conn);
+    // Events are only valid for a minute either way, so ten minutes of memory refuses any replay.
+    tx.exec("DELETE FROM nostr_auth_events WHERE seen_at < now() - interval '10 minutes'");
+    if (tx.exec_params(
+              "INSERT INTO nostr_auth_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING",
+              identity.event_id)
+            .affected_rows() == 0) {
+        throw auth_failure("invalid_nostr_auth", "Nostr auth refused: the event was used before");
+    }
+    const auto rows =
+        tx.exec_params("SELECT id, uid, status FROM users WHERE pubkey = $1", identity.pubkey);
+    if (rows.empty()) throw auth_failure("unknown_pubkey", "No account has this Nostr pubkey");
+    if (rows[0][2].as<std::string>() != "active") {
+        throw auth_failure("account_suspended", "This account is suspended");
+    }
+    tx.commit();
+    principal p;
+    p.type = principal::kind::user;
+    p.user_id = rows[0][0].as<std::int64_t>();
+    p.user_uid = rows[0][1].as<std::string>();
+    return p;
+}
+
 }  // namespace
+
+principal authenticate(pqxx::connection& conn, const token_signer& signer,
+                       std::string_view authorization, const request_facts& request) {
+    constexpr std::string_view nostr = "Nostr ";
+    if (authorization.starts_with(nostr)) {
+        return from_nostr_event(conn, authorization.substr(nostr.size()), request);
+    }
+    return authenticate(conn, signer, authorization);
+}
 
 principal authenticate(pqxx::connection& conn, const token_signer& signer,
                        std::string_view authorization) {
     constexpr std::string_view bearer = "Bearer ";
     if (!authorization.starts_with(bearer)) {
-        throw auth_failure("unauthenticated", "Authorization must be 'Bearer <token>'");
+        throw auth_failure("unauthenticated",
+                           "Authorization must be 'Bearer <token>' or 'Nostr <event>'");
     }
     const auto token = authorization.substr(bearer.size());
     if (token.starts_with("sk_")) return from_api_key(conn, token);
