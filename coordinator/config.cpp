@@ -53,6 +53,11 @@ coordinator_config load_config(const std::string& path) {
     cfg.jobs.lease = jobs.get_duration("lease", cfg.jobs.lease, 100ms, 1h);
     jobs.finish();
 
+    config::section ipam = root.child("ipam");
+    cfg.ipam.release_cooldown =
+        ipam.get_duration("release_cooldown", cfg.ipam.release_cooldown, 0ms, 24h * 365);
+    ipam.finish();
+
     config::section fleet = root.child("fleet");
     cfg.fleet.listen = fleet.get_endpoint("listen", cfg.fleet.listen);
     cfg.fleet.state_dir = fleet.get_string("state_dir", cfg.fleet.state_dir);
@@ -67,13 +72,13 @@ coordinator_config load_config(const std::string& path) {
         fleet.get_duration("certificate_lifetime", cfg.fleet.certificate_lifetime, 10s, 24h * 365));
     cfg.fleet.heartbeat = fleet.get_duration("heartbeat", cfg.fleet.heartbeat, 10ms, 10min);
     cfg.fleet.lease = fleet.get_duration("lease", cfg.fleet.lease, 30ms, 1h);
+    cfg.fleet.reconcile_interval =
+        fleet.get_duration("reconcile_interval", cfg.fleet.reconcile_interval, 10ms, 24h);
     if (cfg.fleet.lease < 2 * cfg.fleet.heartbeat) {
         fleet.fail("lease",
                    "must be at least twice the heartbeat, so one lost heartbeat is not an outage");
     }
     cfg.fleet.max_frame_bytes = static_cast<std::size_t>(
-    cfg.fleet.reconcile_interval =
-        fleet.get_duration("reconcile_interval", cfg.fleet.reconcile_interval, 10ms, 24h);
         fleet.get_int("max_frame_bytes", static_cast<std::int64_t>(cfg.fleet.max_frame_bytes), 4096,
                       64 * 1024 * 1024));
     cfg.fleet.send_queue_messages = static_cast<std::size_t>(

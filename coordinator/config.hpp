@@ -81,12 +81,20 @@ struct jobs_config {
     std::chrono::milliseconds lease{30'000};
 };
 
+// IP address management.
+struct ipam_config {
+    // A released address is not handed out again (by sequential or random allocation) for this
+    // long, so caches and reputation that followed its last holder have time to expire.
+    std::chrono::milliseconds release_cooldown{3'600'000};
+};
+
 struct coordinator_config {
     log::level log_level = log::level::info;
     unsigned io_threads = 2;
     http_config http;
     api_config api;
     jobs_config jobs;
+    ipam_config ipam;
     fleet_config fleet;
     database_config database;
     std::optional<mail_config> mail;

@@ -2,14 +2,19 @@
 
 #include "common/daemon.hpp"
 #include "common/log.hpp"
+#include "coordinator/api/admin/business_routes.hpp"
 #include "coordinator/api/admin/fleet_routes.hpp"
+#include "coordinator/api/admin/ipam_routes.hpp"
 #include "coordinator/api/admin/role_routes.hpp"
 #include "coordinator/api/customer/auth_routes.hpp"
 #include "coordinator/api/customer/catalog_routes.hpp"
+#include "coordinator/api/customer/firewall_routes.hpp"
 #include "coordinator/api/customer/instance_routes.hpp"
 #include "coordinator/api/customer/job_routes.hpp"
 #include "coordinator/api/customer/project_routes.hpp"
+#include "coordinator/firewall/firewall_job.hpp"
 #include "coordinator/instances/instance_jobs.hpp"
+#include "coordinator/ipam/ip_jobs.hpp"
 #include "coordinator/store/migrations.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -80,14 +85,25 @@ void service::add_routes() {
     api::customer::add_project_routes(gateway_.customer(), api_services_);
     api::customer::add_catalog_routes(gateway_.customer(), api_services_);
     api::customer::add_instance_routes(gateway_.customer(), api_services_);
+    api::customer::add_firewall_routes(gateway_.customer(), api_services_);
     api::customer::add_job_routes(gateway_.customer(), api_services_);
     api::admin::add_role_routes(gateway_.admin(), api_services_);
     api::admin::add_region_routes(gateway_.admin(), api_services_);
     api::admin::add_host_routes(gateway_.admin(), api_services_);
+    api::admin::add_ipam_routes(gateway_.admin(), api_services_);
+    api::admin::add_user_routes(gateway_.admin(), api_services_);
+    api::admin::add_os_image_routes(gateway_.admin(), api_services_);
+    api::admin::add_template_routes(gateway_.admin(), api_services_);
+    api::admin::add_vm_routes(gateway_.admin(), api_services_);
     api::admin::add_drift_routes(gateway_.admin(), api_services_);
 }
 
-void service::add_job_handlers() { instances::add_instance_job_handlers(*jobs_); }
+void service::add_job_handlers() {
+    const ipam::settings addresses{cfg_.ipam.release_cooldown, &keys_};
+    instances::add_instance_job_handlers(*jobs_, addresses);
+    firewall::add_firewall_job_handlers(*jobs_);
+    ipam::add_ip_job_handlers(*jobs_, addresses);
+}
 
 void service::start() {
     http::server_options options;

@@ -1,6 +1,12 @@
 #include "coordinator/instances/instance_jobs.hpp"
 
+#include "coordinator/auth/key_ring.hpp"
+#include "coordinator/instances/first_boot.hpp"
+
 #include "common/log.hpp"
+#include "coordinator/firewall/firewall_job.hpp"
+#include "coordinator/ipam/ip_jobs.hpp"
+#include "coordinator/ipam/ipam_error.hpp"
 #include "coordinator/jobs/fleet_step.hpp"
 #include "coordinator/scheduler/reservations.hpp"
 
@@ -89,7 +95,33 @@ void best_effort(step_context& ctx, std::int64_t host, const std::string& kind, 
 
 // ---- instance.create ---------------------------------------------------------------------
 
-json place_instance(step_context& ctx) {
+// The instance's addresses, allocated in the step's transaction once the host (and so the region)
+// is known. A region without any IP range leaves the NIC on the network's DHCP.
+json assign_addresses(step_context& ctx, const ipam::settings& addressing,
+                      const scheduler::reservation& held) {
+    const auto id = instance_id(ctx);
+    auto& tx = ctx.tx();
+    const auto mac =
+        tx.exec_params1("SELECT mac FROM instances WHERE id = $1", id)[0].as<std::string>();
+    json out = json::array();
+    try {
+        for (const auto& a :
+             ipam::assign_for_instance(tx, id, held.host_id, mac, addressing.release_cooldown)) {
+            out.push_back(a.ip);
+        }
+    } catch (const ipam::ipam_error& e) {
+        if (e.code != "no_ip_range") {
+            scheduler::release(ctx.connection(), held.allocation_id);
+            record_error(ctx.connection(), id, e.code, e.what(), true);
+            throw step_failed(e.code, e.what());
+        }
+        log::info("no IP range in the instance's region; its NIC uses DHCP",
+                  {{"job", ctx.job().uid}, {"instance", id}});
+    }
+    return out;
+}
+
+json place_instance(step_context& ctx, const ipam::settings& addressing) {
     ctx.progress("Reserving capacity");
     const auto id = instance_id(ctx);
     const std::string owner = "instance:" + std::to_string(id);
@@ -125,6 +157,8 @@ json place_instance(step_context& ctx) {
     auto& tx = ctx.tx();
     const auto pool = tx.exec_params1("SELECT name FROM host_disks WHERE id = $1", held.disk_id)[0]
                           .as<std::string>();
+    // Before the instance row is written here: a refusal records its error on another connection.
+    const json addresses = assign_addresses(ctx, addressing, held);
     tx.exec_params(
         "UPDATE instances SET status = 'installing', host_id = $2, allocation_id = $3, "
         "error_code = NULL, error_message = NULL WHERE id = $1",
@@ -132,12 +166,14 @@ json place_instance(step_context& ctx) {
     return {{"allocation_id", held.allocation_id},
             {"host_id", held.host_id},
             {"disk_id", held.disk_id},
-            {"pool", pool}};
+            {"pool", pool},
+            {"addresses", addresses}};
 }
 
 void unplace_instance(step_context& ctx) {
     const auto allocation = ctx.output().at("allocation_id").get<std::int64_t>();
     scheduler::release(ctx.connection(), allocation);
+    ipam::release_for_instance(ctx.tx(), instance_id(ctx));
     mark_failed(ctx);
     ctx.tx().exec_params(
         "UPDATE instances SET host_id = NULL, allocation_id = NULL, power_state = 'stopped' "
@@ -145,7 +181,20 @@ void unplace_instance(step_context& ctx) {
         instance_id(ctx));
 }
 
-json define_vm(step_context& ctx) {
+// The NIC with the instance's addresses as static ipv4/ipv6 (the first of each family carries the
+// default route's gateway); without addresses the agent leaves it on DHCP.
+json nic_with_addresses(pqxx::transaction_base& tx, std::int64_t id, const std::string& mac) {
+    json nic = {{"network", "default"}, {"mac", mac}};
+    for (const auto& a : ipam::instance_addresses(tx, id)) {
+        const char* family = a.family == 4 ? "ipv4" : "ipv6";
+        json address = {{"cidr", a.ip + "/" + std::to_string(a.prefix)}};
+        if (!nic.contains(family)) address["gateway"] = a.gateway;
+        nic[family].push_back(address);
+    }
+    return nic;
+}
+
+json define_vm(step_context& ctx, const ipam::settings& addressing) {
     ctx.progress("Creating the virtual machine");
     const auto id = instance_id(ctx);
     const json& placed = ctx.output_of(0);
@@ -157,6 +206,10 @@ json define_vm(step_context& ctx) {
             "img.source_pool, img.source_volume FROM instances i JOIN plans p ON p.id = i.plan_id "
             "JOIN os_images img ON img.id = i.image_id WHERE i.id = $1",
             id);
+        const json nic = nic_with_addresses(tx, id, r[2].as<std::string>());
+        const auth::secret_box* box =
+            addressing.keys ? &addressing.keys->box(ctx.connection()) : nullptr;
+        const json cloud_init = first_boot_cloud_init(tx, id, box);
         tx.commit();
         spec = {
             {"name", r[0].as<std::string>()},
@@ -169,7 +222,8 @@ json define_vm(step_context& ctx) {
                            {"image",
                             {{"pool", r[6].as<std::string>()}, {"volume", r[7].as<std::string>()}}},
                            {"clone", "overlay"}}})},
-            {"nics", json::array({{{"network", "default"}, {"mac", r[2].as<std::string>()}}})}};
+            {"nics", json::array({nic})},
+            {"cloud_init", cloud_init}};
     }
     const auto host = placed.at("host_id").get<std::int64_t>();
     return jobs::run_fleet_command(ctx, host, "vm.define", spec, k_define_timeout);
@@ -251,9 +305,11 @@ json undefine_for_delete(step_context& ctx) {
     return json::object();
 }
 
-json release_for_delete(step_context& ctx) {
+json release_for_delete(step_context& ctx, const ipam::settings& addressing) {
     const auto vm = read_instance(ctx.connection(), instance_id(ctx));
     if (vm.allocation_id) scheduler::release(ctx.connection(), *vm.allocation_id);
+    ipam::remove_instance_access_policies(ctx, addressing, vm.id);
+    ipam::release_for_instance(ctx.tx(), vm.id);
     ctx.tx().exec_params(
         "UPDATE instances SET status = 'deleted', power_state = 'stopped', deleted_at = now(), "
         "allocation_id = NULL, root_password = NULL WHERE id = $1",
@@ -263,15 +319,26 @@ json release_for_delete(step_context& ctx) {
 
 }  // namespace
 
-void add_instance_job_handlers(jobs::job_runner& runner) {
-    runner.add_handler(k_create_kind, {{{"place", place_instance, unplace_instance},
-                                        {"define", define_vm, undefine_vm},
+void add_instance_job_handlers(jobs::job_runner& runner, const ipam::settings& addressing) {
+    auto place = [addressing](step_context& ctx) { return place_instance(ctx, addressing); };
+    auto apply_policies = [addressing](step_context& ctx) {
+        return ipam::apply_instance_access_policies(ctx, addressing, instance_id(ctx));
+    };
+    auto undo_policies = [addressing](step_context& ctx) {
+        ipam::undo_instance_access_policies(ctx, addressing);
+    };
+    auto release = [addressing](step_context& ctx) { return release_for_delete(ctx, addressing); };
+    auto define = [addressing](step_context& ctx) { return define_vm(ctx, addressing); };
+    runner.add_handler(k_create_kind, {{{"place", place, unplace_instance},
+                                        {"access_policy", apply_policies, undo_policies},
+                                        {"define", define, undefine_vm},
+                                        {"firewall", firewall::apply_on_create, {}},
                                         {"start", start_vm, stop_started_vm},
                                         {"ready", mark_running, {}}}});
     runner.add_handler(k_power_kind, {{{"power", power, {}}}});
     runner.add_handler(k_delete_kind, {{{"stop", stop_for_delete, mark_failed},
                                         {"undefine", undefine_for_delete, {}},
-                                        {"release", release_for_delete, {}}}});
+                                        {"release", release, {}}}});
 }
 
 }  // namespace vpsfleet::instances

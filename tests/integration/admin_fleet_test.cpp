@@ -2,41 +2,12 @@
 // validation in the admin error shape, live calculated_load, region deletion rules, permissions
 // and the audit trail.
 #include "tests/integration/api_fixture.hpp"
-#include "tests/support/throwaway_postgres.hpp"
 
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
 using namespace vpsfleet::testing;
-using namespace std::chrono_literals;
 using json = nlohmann::json;
-
-namespace {
-
-struct admin_world {
-    std::string db = fresh_database();
-    running_daemon coordinator = start_coordinator(db);
-    api_client api{coordinator.port};
-    std::string boss;
-    std::string viewer;
-
-    admin_world() {
-        EXPECT_EQ(wait_for_status("127.0.0.1", coordinator.port, "/readyz", 200, 20s).status, 200);
-        const auto b = sign_up(api, "boss@example.com");
-        grant_role(db, b.email, "super_admin");
-        boss = b.access_token;
-        const auto v = sign_up(api, "viewer@example.com");
-        grant_role(db, v.email, "read_only");
-        viewer = v.access_token;
-    }
-    api_reply call(const std::string& method, const std::string& path, const json& body = nullptr,
-                   const std::string& token = {}) const {
-        return api.call(method, "/api/admin/v1" + path, body,
-                        api_client::bearer(token.empty() ? boss : token));
-    }
-};
-
-}  // namespace
 
 TEST(admin_fleet, regions_hosts_and_disks_round_trip_with_live_load) {
     admin_world w;

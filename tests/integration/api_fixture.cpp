@@ -1,5 +1,8 @@
 #include "tests/integration/api_fixture.hpp"
 
+#include "tests/integration/test_helpers.hpp"
+#include "tests/support/throwaway_postgres.hpp"
+
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
@@ -52,6 +55,55 @@ void grant_role(const std::string& database_url, const std::string& email,
         "WHERE lower(u.email) = lower($1) AND r.name = $2",
         email, role);
     tx.commit();
+}
+
+std::string first_project(const api_client& api, const std::string& token) {
+    const auto r = api.get("/api/v1/projects", token);
+    EXPECT_EQ(r.status, 200) << r.raw;
+    return r.body[0]["uid"];
+}
+
+json finished_job(const api_client& api, const std::string& project, const std::string& job,
+                  const std::string& token) {
+    json last;
+    eventually([&] {
+        const auto r = api.get("/api/v1/projects/" + project + "/jobs/" + job, token);
+        if (r.status != 200) return false;
+        last = r.body["job"];
+        const auto status = last["status"].get<std::string>();
+        return status == "succeeded" || status == "failed" || status == "cancelled";
+    });
+    return last;
+}
+
+json instance_order(const std::string& name, const std::string& plan, const std::string& image) {
+    return {{"name", name}, {"plan", plan}, {"source", {{"image", image}}}};
+}
+
+admin_world::admin_world()
+    : db(fresh_database()), coordinator(start_coordinator(db)), api(coordinator.port) {
+    EXPECT_EQ(
+        wait_for_status("127.0.0.1", coordinator.port, "/readyz", 200, std::chrono::seconds(20))
+            .status,
+        200);
+    boss_account = sign_up(api, "boss@example.com");
+    grant_role(db, boss_account.email, "super_admin");
+    boss = boss_account.access_token;
+    const auto v = sign_up(api, "viewer@example.com");
+    grant_role(db, v.email, "read_only");
+    viewer = v.access_token;
+}
+
+api_reply admin_world::call(const std::string& method, const std::string& path, const json& body,
+                            const std::string& token) const {
+    return api.call(method, "/api/admin/v1" + path, body,
+                    api_client::bearer(token.empty() ? boss : token));
+}
+
+std::string admin_world::query(const std::string& sql) const { return query_text(db, sql); }
+
+std::int64_t admin_world::user_id(const std::string& email) const {
+    return std::stoll(query("SELECT id FROM users WHERE email = '" + email + "'"));
 }
 
 }  // namespace vpsfleet::testing

@@ -46,4 +46,35 @@ signed_up sign_up(const api_client& api, const std::string& email,
 // Grants a system role ("super_admin", "admin", "read_only") straight in the database.
 void grant_role(const std::string& database_url, const std::string& email, const std::string& role);
 
+// The uid of the first project the token's user sees (every new account has one).
+std::string first_project(const api_client& api, const std::string& token);
+
+// Polls the customer job view until the job has finished (succeeded, failed or cancelled), for
+// up to 20 s; returns its last view.
+nlohmann::json finished_job(const api_client& api, const std::string& project,
+                            const std::string& job, const std::string& token);
+
+// The body of a customer order for an instance from the seeded catalog.
+nlohmann::json instance_order(const std::string& name, const std::string& plan = "bxs-1",
+                              const std::string& image = "img_debian12");
+
+// A coordinator on a fresh database with two operators signed in: `boss` (super_admin) and
+// `viewer` (read_only).
+struct admin_world {
+    std::string db;
+    running_daemon coordinator;
+    api_client api;
+    signed_up boss_account;
+    std::string boss;
+    std::string viewer;
+
+    admin_world();
+    // A call to the admin API (`path` below /api/admin/v1), as the boss unless given a token.
+    api_reply call(const std::string& method, const std::string& path,
+                   const nlohmann::json& body = nullptr, const std::string& token = {}) const;
+    // The first column of the first row as text ("" for none or NULL).
+    std::string query(const std::string& sql) const;
+    std::int64_t user_id(const std::string& email) const;
+};
+
 }  // namespace vpsfleet::testing

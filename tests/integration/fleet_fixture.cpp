@@ -2,6 +2,7 @@
 
 #include "tests/support/throwaway_postgres.hpp"
 
+#include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
 #include <cstdlib>
@@ -61,29 +62,67 @@ std::string fleet_fixture::create_token(const std::string& ttl) {
     return r.output.substr(at, r.output.find('\n', at) - at);
 }
 
+void fleet_fixture::write_agent_config(const std::string& path, const std::string& name,
+                                       const std::string& libvirt_uri,
+                                       const std::string& interval) const {
+    std::ofstream(path) << "host:\n  name: " << name
+                        << "\nhypervisor:\n  libvirt_uri: " << libvirt_uri
+                        << "\nmetrics:\n  listen: 127.0.0.1:0\n"
+                        << "collector:\n  interval: " << interval
+                        << "\nlink:\n  state_dir: " << dir_ << "/" << name
+                        << "\n  reconnect_cap: 300ms\n";
+}
+
 std::string fleet_fixture::agent_config(const std::string& name) {
     const std::string path = dir_ + "/" + name + ".yaml";
-    std::ofstream(path)
-        << "host:\n  name: " << name
-        << "\nhypervisor:\n  libvirt_uri: test:///default\nmetrics:\n  listen: 127.0.0.1:0\n"
-        << "collector:\n  interval: 200ms\nlink:\n  state_dir: " << dir_ << "/" << name
-        << "\n  reconnect_cap: 300ms\n";
+    write_agent_config(path, name, "test:///default", "200ms");
     return path;
 }
 
-run_result fleet_fixture::enroll(const std::string& name, const std::string& token,
-                                 const std::string& fingerprint) {
+run_result fleet_fixture::enroll_with_config(const std::string& config, const std::string& token,
+                                             const std::string& fingerprint) const {
     std::vector<std::string> argv{
         agent_bin(),     "enroll",
-        "--config",      agent_config(name),
+        "--config",      config,
         "--coordinator", "https://127.0.0.1:" + std::to_string(fleet_port_),
         "--token",       token};
     if (!fingerprint.empty()) argv.insert(argv.end(), {"--ca-fingerprint", fingerprint});
     return run_command(argv);
 }
 
+run_result fleet_fixture::enroll(const std::string& name, const std::string& token,
+                                 const std::string& fingerprint) {
+    return enroll_with_config(agent_config(name), token, fingerprint);
+}
+
 running_daemon fleet_fixture::start_agent(const std::string& name) {
     return launch_daemon(agent_bin(), agent_config(name));
+}
+
+running_daemon fleet_fixture::start_catalog_host_agent(const std::string& name) {
+    const std::string config = dir_ + "/" + name + "-libvirt.yaml";
+    write_agent_config(
+        config, name, std::string("test://") + VPSFLEET_SOURCE_DIR + "/tests/data/libvirt/host.xml",
+        "100ms");
+    const auto enrolled = enroll_with_config(config, create_token());
+    EXPECT_EQ(enrolled.status, 0) << enrolled.output;
+    return launch_daemon(agent_bin(), config);
+}
+
+std::string fleet_fixture::give_host_room(const std::string& name) const {
+    pqxx::connection conn(db_url_);
+    pqxx::work tx(conn);
+    const auto id = tx.exec_params1(
+                          "UPDATE hosts SET cpu = 8, memory = 17179869184 WHERE name = $1 "
+                          "RETURNING id",
+                          name)[0]
+                        .as<std::string>();
+    tx.exec_params(
+        "INSERT INTO host_disks (host_id, name, size, kind, interface) "
+        "VALUES ($1, 'vms', 107374182400, 'ssd', 'pcie')",
+        id);
+    tx.commit();
+    return id;
 }
 
 std::string fleet_fixture::fleet_ca_fingerprint() const {

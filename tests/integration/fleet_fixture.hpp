@@ -28,6 +28,12 @@ class fleet_fixture {
     run_result enroll(const std::string& name, const std::string& token,
                       const std::string& fingerprint = {});
     running_daemon start_agent(const std::string& name);
+    // Enrolls and starts an agent on tests/data/libvirt/host.xml, a libvirt test host with the
+    // storage pools and images the catalog names ("vms", "images").
+    running_daemon start_catalog_host_agent(const std::string& name);
+    // Gives an enrolled host room for the catalog's plans (8 CPUs, 16 GiB of memory, a 100 GiB
+    // "vms" disk); returns its id.
+    std::string give_host_room(const std::string& name) const;
     std::string fleet_ca_fingerprint() const;
 
     std::string host_state(const std::string& name) const;
@@ -42,6 +48,11 @@ class fleet_fixture {
     running_daemon start_second_coordinator() const;
 
   private:
+    void write_agent_config(const std::string& path, const std::string& name,
+                            const std::string& libvirt_uri, const std::string& interval) const;
+    run_result enroll_with_config(const std::string& config, const std::string& token,
+                                  const std::string& fingerprint = {}) const;
+
     std::string dir_;
     std::string db_url_;
     std::uint16_t fleet_port_;

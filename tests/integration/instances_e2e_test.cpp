@@ -4,94 +4,18 @@
 // and deleted; the host's own inventory (host_domains) shows each change.
 #include "tests/integration/api_fixture.hpp"
 #include "tests/integration/fleet_fixture.hpp"
+#include "tests/integration/test_helpers.hpp"
 
 #include <gtest/gtest.h>
-#include <pqxx/pqxx>
-
-#include <fstream>
-#include <thread>
 
 using namespace vpsfleet::testing;
-using namespace std::chrono_literals;
-using json = nlohmann::json;
-
-namespace {
-
-std::string query_text(const std::string& url, const std::string& sql) {
-    pqxx::connection conn(url);
-    const auto rows = pqxx::read_transaction(conn).exec(sql);
-    return rows.empty() || rows[0][0].is_null() ? "" : rows[0][0].as<std::string>();
-}
-
-void exec(const std::string& url, const std::string& sql) {
-    pqxx::connection conn(url);
-    pqxx::work tx(conn);
-    tx.exec(sql);
-    tx.commit();
-}
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout = 20s) {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < until) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(50ms);
-    }
-    return pred();
-}
-
-// Polls the customer job view until the job has finished; returns its last view.
-json finished_job(const api_client& api, const std::string& project, const std::string& job,
-                  const std::string& token) {
-    json last;
-    eventually([&] {
-        const auto r = api.get("/api/v1/projects/" + project + "/jobs/" + job, token);
-        if (r.status != 200) return false;
-        last = r.body["job"];
-        const auto status = last["status"].get<std::string>();
-        return status == "succeeded" || status == "failed" || status == "cancelled";
-    });
-    return last;
-}
-
-std::string first_project(const api_client& api, const std::string& token) {
-    const auto r = api.get("/api/v1/projects", token);
-    EXPECT_EQ(r.status, 200) << r.raw;
-    return r.body[0]["uid"];
-}
-
-json order(const std::string& name, const std::string& plan = "bxs-1",
-           const std::string& image = "img_debian12") {
-    return {{"name", name}, {"plan", plan}, {"source", {{"image", image}}}};
-}
-
-// An agent enrolled on the fixture's coordinator, on a libvirt test host that has the storage
-// pools and images the catalog names ("vms", "images").
-running_daemon start_test_host_agent(fleet_fixture& fleet, const std::string& name) {
-    const std::string config = fleet.dir() + "/" + name + "-libvirt.yaml";
-    std::ofstream(config) << "host:\n  name: " << name << "\nhypervisor:\n  libvirt_uri: test://"
-                          << VPSFLEET_SOURCE_DIR << "/tests/data/libvirt/host.xml\n"
-                          << "metrics:\n  listen: 127.0.0.1:0\ncollector:\n  interval: 100ms\n"
-                          << "link:\n  state_dir: " << fleet.dir() << "/" << name
-                          << "\n  reconnect_cap: 300ms\n";
-    const auto enrolled = run_command({agent_bin(), "enroll", "--config", config, "--coordinator",
-                                       "https://127.0.0.1:" + std::to_string(fleet.fleet_port()),
-                                       "--token", fleet.create_token()});
-    EXPECT_EQ(enrolled.status, 0) << enrolled.output;
-    return launch_daemon(agent_bin(), config);
-}
-
-}  // namespace
 
 TEST(instances_e2e, an_instance_is_created_on_a_host_powered_off_and_deleted) {
     fleet_fixture fleet;
-    auto agent = start_test_host_agent(fleet, "hv-a");
+    auto agent = fleet.start_catalog_host_agent("hv-a");
     ASSERT_TRUE(fleet.wait_for_state("hv-a", "online"));
     const auto& url = fleet.database_url();
-    const std::string host = query_text(url, "SELECT id FROM hosts WHERE name = 'hv-a'");
-    exec(url, "UPDATE hosts SET cpu = 8, memory = 17179869184 WHERE id = " + host);
-    exec(url, "INSERT INTO host_disks (host_id, name, size, kind, interface) VALUES (" + host +
-                  ", 'vms', 107374182400, 'ssd', 'pcie')");
+    const std::string host = fleet.give_host_room("hv-a");
 
     const api_client api(fleet.coordinator().port);
     const auto user = sign_up(api, "owner@example.com");
@@ -106,7 +30,7 @@ TEST(instances_e2e, an_instance_is_created_on_a_host_powered_off_and_deleted) {
     ASSERT_EQ(images.status, 200) << images.raw;
     EXPECT_GE(images.body["images"].size(), 2u);
 
-    const auto created = api.post(base + "/instances", order("web-01"), user.access_token);
+    const auto created = api.post(base + "/instances", instance_order("web-01"), user.access_token);
     ASSERT_EQ(created.status, 202) << created.raw;
     EXPECT_EQ(created.body["instance"]["status"], "queued");
     EXPECT_EQ(created.body["job"]["type"], "instance.create");
@@ -177,21 +101,23 @@ TEST(instances_api, orders_are_validated_and_instances_stay_in_their_project) {
     const std::string project = first_project(api, user.access_token);
     const std::string base = "/api/v1/projects/" + project;
 
-    const auto bad_name = api.post(base + "/instances", order("Web_01"), user.access_token);
+    const auto bad_name =
+        api.post(base + "/instances", instance_order("Web_01"), user.access_token);
     EXPECT_EQ(bad_name.status, 400) << bad_name.raw;
     EXPECT_EQ(bad_name.body["error"]["code"], "invalid_request");
-    const auto no_plan = api.post(base + "/instances", order("web", "xl-99"), user.access_token);
+    const auto no_plan =
+        api.post(base + "/instances", instance_order("web", "xl-99"), user.access_token);
     EXPECT_EQ(no_plan.status, 404) << no_plan.raw;
     EXPECT_EQ(no_plan.body["error"]["code"], "plan_not_found");
-    const auto no_image =
-        api.post(base + "/instances", order("web", "bxs-1", "img_nope"), user.access_token);
+    const auto no_image = api.post(base + "/instances", instance_order("web", "bxs-1", "img_nope"),
+                                   user.access_token);
     EXPECT_EQ(no_image.status, 404) << no_image.raw;
     EXPECT_EQ(no_image.body["error"]["code"], "image_not_found");
 
-    const auto created = api.post(base + "/instances", order("web"), user.access_token);
+    const auto created = api.post(base + "/instances", instance_order("web"), user.access_token);
     ASSERT_EQ(created.status, 202) << created.raw;
     const std::string instance = created.body["instance"]["uid"];
-    const auto taken = api.post(base + "/instances", order("web"), user.access_token);
+    const auto taken = api.post(base + "/instances", instance_order("web"), user.access_token);
     EXPECT_EQ(taken.status, 409) << taken.raw;
     EXPECT_EQ(taken.body["error"]["code"], "name_taken");
 

@@ -5,11 +5,10 @@
 #include "coordinator/jobs/job_store.hpp"
 #include "coordinator/store/migrations.hpp"
 #include "tests/integration/fleet_fixture.hpp"
+#include "tests/integration/test_helpers.hpp"
 
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
-
-#include <thread>
 
 using namespace vpsfleet;
 using namespace vpsfleet::jobs;
@@ -18,20 +17,11 @@ using json = nlohmann::json;
 
 namespace {
 
-std::string query_text(const std::string& url, const std::string& sql) {
-    pqxx::connection conn(url);
-    const auto rows = pqxx::read_transaction(conn).exec(sql);
-    return rows.empty() || rows[0][0].is_null() ? "" : rows[0][0].as<std::string>();
-}
+using vpsfleet::testing::query_text;
 
 bool wait_for_text(const std::string& url, const std::string& sql, const std::string& want,
                    std::chrono::milliseconds timeout = 15s) {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < until) {
-        if (query_text(url, sql) == want) return true;
-        std::this_thread::sleep_for(50ms);
-    }
-    return false;
+    return vpsfleet::testing::eventually([&] { return query_text(url, sql) == want; }, timeout);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "coordinator/api/customer/instance_routes.hpp"
 
+#include "coordinator/store/json_fields.hpp"
+
 #include "common/secrets.hpp"
 #include "coordinator/api/api_error.hpp"
 #include "coordinator/api/body.hpp"
@@ -8,6 +10,7 @@
 #include "coordinator/audit/audit_log.hpp"
 #include "coordinator/auth/api_keys.hpp"
 #include "coordinator/instances/instance_jobs.hpp"
+#include "coordinator/instances/instance_requests.hpp"
 #include "coordinator/jobs/job_store.hpp"
 #include "coordinator/store/sql.hpp"
 
@@ -26,20 +29,23 @@ using http::path_params;
 
 namespace {
 
+using store::int_or_null;
+using store::text_or_null;
+
 // The instance, its plan and image, and its open job if it has one.
 const std::string k_instance_select =
     "SELECT i.uid, i.name, i.status, i.power_state, i.backup_tier, i.error_code, "
     "i.error_message, " +
     store::iso8601("i.created_at") +
     ", p.code, img.display_name, j.uid, j.kind, j.progress_step, j.progress_total, "
-    "j.progress_percent, j.progress_message, i.root_password, i.id "
+    "j.progress_percent, j.progress_message, i.root_password, i.id, "
+    // primary_ip: the first live address, IPv4 before IPv6.
+    "(SELECT host(a.ip) FROM vm_ip_assignments a WHERE a.instance_id = i.id "
+    "AND a.deleted_at IS NULL ORDER BY family(a.ip), a.id LIMIT 1) "
     "FROM instances i JOIN plans p ON p.id = i.plan_id JOIN os_images img ON img.id = i.image_id "
     "LEFT JOIN LATERAL (SELECT uid, kind, progress_step, progress_total, progress_percent, "
     "progress_message FROM jobs WHERE target = i.uid AND state IN ('pending', 'running') "
     "ORDER BY id DESC LIMIT 1) j ON true ";
-
-json text_or_null(const pqxx::field& f) { return f.is_null() ? json(nullptr) : json(f.c_str()); }
-json int_or_null(const pqxx::field& f) { return f.is_null() ? json(nullptr) : json(f.as<int>()); }
 
 json instance_json(const pqxx::row& r) {
     return {{"uid", r[0].as<std::string>()},
@@ -51,7 +57,7 @@ json instance_json(const pqxx::row& r) {
             {"error_message", text_or_null(r[6])},
             {"created_at", r[7].as<std::string>()},
             {"plan_code", r[8].as<std::string>()},
-            {"primary_ip", nullptr},
+            {"primary_ip", text_or_null(r[18])},
             {"image_name", r[9].as<std::string>()},
             {"app_slug", nullptr},
             {"app_name", nullptr},
@@ -158,15 +164,7 @@ std::optional<std::int64_t> user_of(const call& c) {
     return c.who.user_id > 0 ? std::optional<std::int64_t>(c.who.user_id) : std::nullopt;
 }
 
-jobs::enqueued_job enqueue_exclusive(pqxx::work& tx, const call& c, std::int64_t project_id,
-                                     const std::string& instance_uid, const std::string& kind,
-                                     json args) {
-    auto job = jobs::enqueue(tx, jobs::new_job{.kind = kind,
-                                               .args = std::move(args),
-                                               .created_by_user_id = user_of(c),
-                                               .project_id = project_id,
-                                               .target = instance_uid,
-                                               .exclusive = true});
+jobs::enqueued_job enqueued_or_busy(std::optional<jobs::enqueued_job> job) {
     if (!job) {
         throw conflict("operation_in_progress",
                        "Another operation on this instance is still in progress");
@@ -232,8 +230,9 @@ void add_instance_routes(endpoints& api, services& s) {
                           image[0][0].as<std::int64_t>(), r.backup_tier, random_mac(),
                           r.ssh_keys.dump(), pqxx::binarystring(sealed.data(), sealed.size()))[0]
                         .as<std::int64_t>();
-                const auto job = enqueue_exclusive(tx, c, project_id, uid, instances::k_create_kind,
-                                                   {{"instance_id", id}});
+                const auto job = enqueued_or_busy(
+                    instances::enqueue_exclusive(tx, user_of(c), {id, uid, project_id},
+                                                 instances::k_create_kind, {{"instance_id", id}}));
                 const json instance = {{"uid", uid}, {"name", r.name}, {"status", "queued"}};
                 audit::record(tx, c.who, c.request_id,
                               {"instance.create", "instance", uid, nullptr, instance});
@@ -309,9 +308,8 @@ void add_instance_routes(endpoints& api, services& s) {
                     pqxx::work tx(conn);
                     const auto project_id = resolve_project(tx, c, project);
                     const auto [id, status] = lock_instance(tx, project_id, uid);
-                    const auto job = enqueue_exclusive(
-                        tx, c, project_id, uid, instances::k_delete_kind, {{"instance_id", id}});
-                    tx.exec_params("UPDATE instances SET status = 'deleting' WHERE id = $1", id);
+                    const auto job = enqueued_or_busy(
+                        instances::request_delete(tx, user_of(c), {id, uid, project_id}));
                     audit::record(tx, c.who, c.request_id,
                                   {"instance.delete", "instance", uid,
                                    json{{"uid", uid}, {"status", status}}, nullptr});
@@ -338,15 +336,12 @@ void add_instance_routes(endpoints& api, services& s) {
                 pqxx::work tx(conn);
                 const auto project_id = resolve_project(tx, c, project);
                 const auto [id, status] = lock_instance(tx, project_id, uid);
-                const bool allowed = action == "start"
-                                         ? status == "stopped"
-                                         : status == "running" || status == "installing";
-                if (!allowed) {
+                if (!instances::power_allowed(action, status)) {
                     throw conflict("invalid_state",
                                    "Cannot " + action + " an instance that is " + status);
                 }
-                const auto job = enqueue_exclusive(tx, c, project_id, uid, instances::k_power_kind,
-                                                   {{"instance_id", id}, {"action", action}});
+                const auto job = enqueued_or_busy(
+                    instances::request_power(tx, user_of(c), {id, uid, project_id}, action));
                 audit::record(tx, c.who, c.request_id,
                               {"instance." + action, "instance", uid, nullptr, nullptr});
                 tx.commit();
