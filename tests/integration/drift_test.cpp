@@ -155,5 +155,18 @@ TEST(drift, host_and_database_differences_are_recorded_resolved_and_never_acted_
     EXPECT_TRUE(eventually(
         [&] { return open_findings(url) == "drift:ins_claimed,missing:ins_ghost"; }, 15s))
         << open_findings(url);
+
+    // A coordinator restarted while the database changed: the agent comes back to the new
+    // process and its first inventory is reconciled against what the database now says.
+    fleet.coordinator().process->signal(SIGKILL);
+    fleet.coordinator().process->wait_exit(5s);
+    exec_sql(url, "UPDATE instances SET status = 'running' WHERE uid = 'ins_claimed'");
+    place_instance(url, owner.email, "ins_later", "hv-a", "5d0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
+                   "stopped");
+    fleet.restart_coordinator();
+    ASSERT_TRUE(fleet.wait_for_state("hv-a", "online"));
+    EXPECT_TRUE(eventually(
+        [&] { return open_findings(url) == "missing:ins_ghost,missing:ins_later"; }, 15s))
+        << open_findings(url);
     EXPECT_EQ(again.terminate(5s), 0);
 }
