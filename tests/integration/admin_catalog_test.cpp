@@ -305,10 +305,11 @@ TEST(admin_users, list_search_get_and_update) {
     EXPECT_EQ(before["billing_name"], nullptr);
     EXPECT_EQ(w.call("GET", "/users/999").status, 404);
 
-    for (const json& bad : {json{{"email", "not-an-email"}}, json{{"email", "bob@example.com"}},
-                            json{{"country_code", "DNK"}}, json{{"admin_role", "god"}},
-                            json{{"contact_email", "yes"}}, json{{"billing_city", 12}},
-                            json{{"billing_name", std::string(201, 'x')}}}) {
+    for (const json& bad :
+         {json{{"email", "not-an-email"}}, json{{"email", "bob@example.com"}},
+          json{{"country_code", "DNK"}}, json{{"admin_role", "god"}},
+          json{{"contact_email", "yes"}}, json{{"billing_city", 12}},
+          json{{"billing_name", std::string(201, 'x')}}, json{{"status", "deleted"}}}) {
         r = w.call("PATCH", path, bad);
         EXPECT_TRUE(r.status == 400 || r.status == 409) << bad.dump() << ": " << r.raw;
         EXPECT_TRUE(is_admin_error(r)) << r.raw;
@@ -345,6 +346,30 @@ TEST(admin_users, list_search_get_and_update) {
                {{"admin_role", "read_only"}});
     EXPECT_EQ(r.status, 403) << r.raw;
     EXPECT_EQ(w.query("SELECT count(*) FROM audit_log WHERE action = 'user.update'"), "2");
+
+    // A suspended customer is signed out everywhere at once; reactivated, they sign in again.
+    r = w.call("PATCH", path, {{"status", "suspended"}});
+    ASSERT_EQ(r.status, 200) << r.raw;
+    EXPECT_EQ(r.body["data"]["status"], "suspended");
+    EXPECT_EQ(w.api.get("/api/v1/me", alice.access_token).status, 401);
+    EXPECT_EQ(w.api.post("/api/v1/auth/refresh", {{"refresh_token", alice.refresh_token}}).status,
+              401);
+    EXPECT_EQ(w.api
+                  .post("/api/v1/auth/login",
+                        {{"email", "alice@example.org"}, {"password", alice.password}})
+                  .status,
+              401);
+    r = w.call("PATCH", path, {{"status", "active"}});
+    EXPECT_EQ(r.body["data"]["status"], "active");
+    EXPECT_EQ(w.api
+                  .post("/api/v1/auth/login",
+                        {{"email", "alice@example.org"}, {"password", alice.password}})
+                  .status,
+              200);
+    EXPECT_EQ(w.call("PATCH", "/users/" + std::to_string(w.user_id("boss@example.com")),
+                     {{"status", "suspended"}})
+                  .status,
+              403);
 }
 
 TEST(admin_vms, customer_orders_show_with_filters_history_and_delete) {

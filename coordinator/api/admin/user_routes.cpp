@@ -6,6 +6,7 @@
 #include "coordinator/api/api_error.hpp"
 #include "coordinator/api/body.hpp"
 #include "coordinator/audit/audit_log.hpp"
+#include "coordinator/auth/sessions.hpp"
 #include "coordinator/store/sql.hpp"
 
 #include <algorithm>
@@ -35,7 +36,7 @@ const std::string k_user_select =
         "(SELECT max(f.opened) FROM (SELECT min(t.created_at) AS opened FROM refresh_tokens t "
         "  WHERE t.user_id = u.id GROUP BY t.family) f)") +
     ", u.is_admin OR EXISTS (SELECT 1 FROM user_roles ur WHERE ur.user_id = u.id "
-    "  AND (ur.expires_at IS NULL OR ur.expires_at > now())) "
+    "  AND (ur.expires_at IS NULL OR ur.expires_at > now())), u.status "
     "FROM users u ";
 
 // search: a Nostr pubkey (hex), or a part of the email address.
@@ -60,7 +61,8 @@ json user_json(const pqxx::row& r) {
             {"billing_tax_id", text_or_null(r[13])},
             {"vm_count", r[14].as<std::int64_t>()},
             {"last_login", text_or_null(r[15])},
-            {"is_admin", r[16].as<bool>()}};
+            {"is_admin", r[16].as<bool>()},
+            {"status", r[17].as<std::string>()}};
 }
 
 json read_user(pqxx::work& tx, std::int64_t id) {
@@ -75,7 +77,8 @@ struct user_patch {
     std::optional<bool> contact_nip17;
     std::optional<bool> contact_email;
     bool set_role = false;
-    std::optional<std::string> role;  // nullopt with set_role: no admin role
+    std::optional<std::string> role;    // nullopt with set_role: no admin role
+    std::optional<std::string> status;  // AdminUserStatus: active or suspended
 };
 
 std::string upper(std::string s) {
@@ -118,6 +121,7 @@ user_patch parse_patch(const json& body) {
             p.text.emplace_back(field, value->empty() ? std::nullopt : std::move(value));
         }
     }
+    if (body.contains("status")) p.status = one_of(body, "status", {"active", "suspended"});
     if (body.contains("admin_role")) {
         p.set_role = true;
         p.role = one_of(body, "admin_role", {"super_admin", "admin", "read_only"});
@@ -146,6 +150,13 @@ void apply_patch(pqxx::work& tx, std::int64_t id, const user_patch& p, std::int6
                               {{"field", "contact_nip17"}});
         }
         tx.exec_params("UPDATE users SET contact_nip17 = $2 WHERE id = $1", id, *p.contact_nip17);
+    }
+    // A suspended account signs in nowhere: its sessions end now, and its access tokens and API
+    // keys are refused from the next request on (the authenticator reads the status each time).
+    if (p.status) {
+        tx.exec_params("UPDATE users SET status = $2, updated_at = now() WHERE id = $1", id,
+                       *p.status);
+        if (*p.status == "suspended") auth::close_all_sessions(tx, id);
     }
     if (p.set_role) {
         // The admin role is one of the system roles; other (custom) roles stay as assigned.
@@ -200,6 +211,9 @@ void add_user_routes(endpoints& api, services& s) {
             const user_patch patch = parse_patch(json_body(req));
             if (patch.set_role && id == c.who.user_id) {
                 throw forbidden("own_admin_role", "operators cannot change their own admin_role");
+            }
+            if (patch.status && id == c.who.user_id) {
+                throw forbidden("own_status", "operators cannot suspend themselves");
             }
             auto update = [&](pqxx::connection& conn) {
                 pqxx::work tx(conn);
