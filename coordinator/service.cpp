@@ -100,6 +100,7 @@ void service::add_routes() {
 
 void service::add_job_handlers() {
     const ipam::settings addresses{cfg_.ipam.release_cooldown, &keys_};
+    api::admin::add_join_token_routes(gateway_.admin(), api_services_);
     instances::add_instance_job_handlers(*jobs_, addresses);
     firewall::add_firewall_job_handlers(*jobs_);
     ipam::add_ip_job_handlers(*jobs_, addresses);

@@ -6,8 +6,14 @@ namespace vpsfleet::fleet {
 
 join_token create_join_token(pqxx::connection& conn, const std::string& region,
                              std::chrono::seconds ttl) {
-    join_token out{secrets::random_token("vfj_"), region, {}};
     pqxx::work tx(conn);
+    auto out = create_join_token(tx, region, ttl);
+    tx.commit();
+    return out;
+}
+
+join_token create_join_token(pqxx::work& tx, const std::string& region, std::chrono::seconds ttl) {
+    join_token out{secrets::random_token("vfj_"), region, {}};
     const auto rows = tx.exec_params(
         "INSERT INTO join_tokens (region_id, token_hash, expires_at) "
         "SELECT id, $2, now() + make_interval(secs => $3) FROM regions "
@@ -15,7 +21,6 @@ join_token create_join_token(pqxx::connection& conn, const std::string& region,
         "RETURNING extract(epoch FROM expires_at)::bigint",
         region, secrets::sha256_hex(out.token), static_cast<long long>(ttl.count()));
     if (rows.empty()) throw unknown_region("no enabled region named '" + region + "'");
-    tx.commit();
     out.expires_at =
         std::chrono::system_clock::time_point(std::chrono::seconds(rows[0][0].as<long long>()));
     return out;

@@ -23,6 +23,8 @@ struct join_token {
 
 join_token create_join_token(pqxx::connection& conn, const std::string& region,
                              std::chrono::seconds ttl);
+// The same inside the caller's transaction.
+join_token create_join_token(pqxx::work& tx, const std::string& region, std::chrono::seconds ttl);
 
 enum class token_refusal { unknown, already_used, expired };
 const char* to_string(token_refusal r);
