@@ -6,9 +6,11 @@
 #include "coordinator/api/admin/fleet_routes.hpp"
 #include "coordinator/api/admin/ipam_routes.hpp"
 #include "coordinator/api/admin/role_routes.hpp"
+#include "coordinator/api/customer/account_keys_routes.hpp"
 #include "coordinator/api/customer/auth_routes.hpp"
 #include "coordinator/api/customer/catalog_routes.hpp"
 #include "coordinator/api/customer/firewall_routes.hpp"
+#include "coordinator/api/customer/instance_extra_routes.hpp"
 #include "coordinator/api/customer/instance_routes.hpp"
 #include "coordinator/api/customer/job_routes.hpp"
 #include "coordinator/api/customer/project_routes.hpp"
@@ -82,9 +84,11 @@ void service::add_routes() {
         });
     api::customer::add_auth_routes(gateway_.customer(), api_services_);
     api::customer::add_account_routes(gateway_.customer(), api_services_);
+    api::customer::add_account_key_routes(gateway_.customer(), api_services_);
     api::customer::add_project_routes(gateway_.customer(), api_services_);
     api::customer::add_catalog_routes(gateway_.customer(), api_services_);
     api::customer::add_instance_routes(gateway_.customer(), api_services_);
+    api::customer::add_instance_extra_routes(gateway_.customer(), api_services_);
     api::customer::add_firewall_routes(gateway_.customer(), api_services_);
     api::customer::add_job_routes(gateway_.customer(), api_services_);
     api::admin::add_role_routes(gateway_.admin(), api_services_);
@@ -96,11 +100,11 @@ void service::add_routes() {
     api::admin::add_template_routes(gateway_.admin(), api_services_);
     api::admin::add_vm_routes(gateway_.admin(), api_services_);
     api::admin::add_drift_routes(gateway_.admin(), api_services_);
+    api::admin::add_join_token_routes(gateway_.admin(), api_services_);
 }
 
 void service::add_job_handlers() {
     const ipam::settings addresses{cfg_.ipam.release_cooldown, &keys_};
-    api::admin::add_join_token_routes(gateway_.admin(), api_services_);
     instances::add_instance_job_handlers(*jobs_, addresses);
     firewall::add_firewall_job_handlers(*jobs_);
     ipam::add_ip_job_handlers(*jobs_, addresses);
