@@ -41,9 +41,8 @@ json image_json(const pqxx::row& r) {
 }
 
 json read_image(pqxx::work& tx, std::int64_t id) {
-    const auto rows = tx.exec_params(k_image_select + "AND i.id = $1", id);
-    if (rows.empty()) throw not_found("image_not_found", "OS image not found");
-    return image_json(rows[0]);
+    return read_one(tx, k_image_select + "AND i.id = $1", id, "image_not_found",
+                    "OS image not found", image_json);
 }
 
 struct distribution_info {

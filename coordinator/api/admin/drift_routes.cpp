@@ -57,9 +57,8 @@ json finding_json(const pqxx::row& r) {
 }
 
 json read_finding(pqxx::work& tx, std::int64_t id) {
-    const auto rows = tx.exec_params(k_finding_select + "WHERE f.id = $1", id);
-    if (rows.empty()) throw not_found("drift_event_not_found", "drift event not found");
-    return finding_json(rows[0]);
+    return read_one(tx, k_finding_select + "WHERE f.id = $1", id, "drift_event_not_found",
+                    "drift event not found", finding_json);
 }
 
 // The list's filters: kind, host_id, status (open, resolved or all; open by default) and

@@ -47,9 +47,8 @@ json assignment_json(const pqxx::row& r) {
 }
 
 json read_assignment(pqxx::work& tx, std::int64_t id) {
-    const auto rows = tx.exec_params(k_assignment_select + "WHERE a.id = $1", id);
-    if (rows.empty()) throw not_found("assignment_not_found", "IP assignment not found");
-    return assignment_json(rows[0]);
+    return read_one(tx, k_assignment_select + "WHERE a.id = $1", id, "assignment_not_found",
+                    "IP assignment not found", assignment_json);
 }
 
 std::optional<std::int64_t> int_query(const http::request& req, const char* name) {

@@ -97,9 +97,8 @@ json range_json(const pqxx::row& r) {
 }
 
 json read_range_json(pqxx::work& tx, std::int64_t id) {
-    const auto rows = tx.exec_params(k_range_select + "WHERE r.id = $1", id);
-    if (rows.empty()) throw not_found("ip_range_not_found", "IP range not found");
-    return range_json(rows[0]);
+    return read_one(tx, k_range_select + "WHERE r.id = $1", id, "ip_range_not_found",
+                    "IP range not found", range_json);
 }
 
 // An ip_ranges row as a request leaves it.
@@ -384,9 +383,8 @@ json policy_json(const pqxx::row& r) {
 }
 
 json read_policy(pqxx::work& tx, std::int64_t id) {
-    const auto rows = tx.exec_params(k_policy_select + "WHERE p.id = $1", id);
-    if (rows.empty()) throw not_found("access_policy_not_found", "access policy not found");
-    return policy_json(rows[0]);
+    return read_one(tx, k_policy_select + "WHERE p.id = $1", id, "access_policy_not_found",
+                    "access policy not found", policy_json);
 }
 
 struct policy_body {
@@ -504,9 +502,8 @@ json router_json(const pqxx::row& r) {
 }
 
 json read_router(pqxx::work& tx, std::int64_t id) {
-    const auto rows = tx.exec_params(k_router_select + "WHERE r.id = $1", id);
-    if (rows.empty()) throw not_found("router_not_found", "router not found");
-    return router_json(rows[0]);
+    return read_one(tx, k_router_select + "WHERE r.id = $1", id, "router_not_found",
+                    "router not found", router_json);
 }
 
 struct router_body {

@@ -40,9 +40,8 @@ json token_json(const pqxx::row& r) {
 }
 
 json read_token(pqxx::work& tx, std::int64_t id) {
-    const auto rows = tx.exec_params(k_token_select + "WHERE t.id = $1", id);
-    if (rows.empty()) throw not_found("join_token_not_found", "join token not found");
-    return token_json(rows[0]);
+    return read_one(tx, k_token_select + "WHERE t.id = $1", id, "join_token_not_found",
+                    "join token not found", token_json);
 }
 
 }  // namespace

@@ -1,12 +1,20 @@
 #include "coordinator/api/admin/read_routes.hpp"
 
 #include "coordinator/api/admin/role_routes.hpp"
+#include "coordinator/api/api_error.hpp"
 
 namespace vpsfleet::api::admin {
 
 namespace asio = boost::asio;
 using json = nlohmann::json;
 using verb = boost::beast::http::verb;
+
+json read_one(pqxx::work& tx, const std::string& sql, std::int64_t id, const char* code,
+              const char* message, json (*to_json)(const pqxx::row&)) {
+    const auto rows = tx.exec_params(sql, id);
+    if (rows.empty()) throw not_found(code, message);
+    return to_json(rows[0]);
+}
 
 void add_list_route(endpoints& api, services& s, const std::string& path,
                     const std::string& permission, std::string count_sql, page_reader read) {

@@ -36,9 +36,8 @@ json region_json(const pqxx::row& r) {
 }
 
 json read_region(pqxx::work& tx, std::int64_t id) {
-    const auto rows = tx.exec_params(k_region_select + "WHERE g.id = $1", id);
-    if (rows.empty()) throw not_found("region_not_found", "region not found");
-    return region_json(rows[0]);
+    return read_one(tx, k_region_select + "WHERE g.id = $1", id, "region_not_found",
+                    "region not found", region_json);
 }
 
 std::string region_name(const json& body, bool required) {

@@ -42,9 +42,8 @@ json role_json(const pqxx::row& r) {
 }
 
 json read_role(pqxx::work& tx, std::int64_t id) {
-    const auto rows = tx.exec_params(k_role_select + "WHERE r.id = $1", id);
-    if (rows.empty()) throw not_found("role_not_found", "role not found");
-    return role_json(rows[0]);
+    return read_one(tx, k_role_select + "WHERE r.id = $1", id, "role_not_found", "role not found",
+                    role_json);
 }
 
 // The permissions array of a body, each checked for the resource::action form.

@@ -42,9 +42,8 @@ json cost_plan_json(const pqxx::row& r) {
 }
 
 json read_cost_plan(pqxx::work& tx, std::int64_t id) {
-    const auto rows = tx.exec_params(k_cost_plan_select + "WHERE c.id = $1", id);
-    if (rows.empty()) throw not_found("cost_plan_not_found", "cost plan not found");
-    return cost_plan_json(rows[0]);
+    return read_one(tx, k_cost_plan_select + "WHERE c.id = $1", id, "cost_plan_not_found",
+                    "cost plan not found", cost_plan_json);
 }
 
 // A cost plan's fields as given, checked; `prefix` is "cost_plan_" inside a template body.
@@ -132,9 +131,8 @@ json template_json(const pqxx::row& r) {
 }
 
 json read_template(pqxx::work& tx, std::int64_t id) {
-    const auto rows = tx.exec_params(k_template_select + "AND p.id = $1", id);
-    if (rows.empty()) throw not_found("template_not_found", "VM template not found");
-    return template_json(rows[0]);
+    return read_one(tx, k_template_select + "AND p.id = $1", id, "template_not_found",
+                    "VM template not found", template_json);
 }
 
 struct template_fields {

@@ -66,9 +66,8 @@ json user_json(const pqxx::row& r) {
 }
 
 json read_user(pqxx::work& tx, std::int64_t id) {
-    const auto rows = tx.exec_params(k_user_select + "WHERE u.id = $1", id);
-    if (rows.empty()) throw not_found("user_not_found", "user not found");
-    return user_json(rows[0]);
+    return read_one(tx, k_user_select + "WHERE u.id = $1", id, "user_not_found", "user not found",
+                    user_json);
 }
 
 // A checked PATCH body: each column to set (nullopt clears it) and the admin role, if given.

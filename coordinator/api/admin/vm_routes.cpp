@@ -110,9 +110,8 @@ json vm_json(const pqxx::row& r) {
 }
 
 json read_vm(pqxx::work& tx, std::int64_t id) {
-    const auto rows = tx.exec_params(k_vm_select + "WHERE i.id = $1", id);
-    if (rows.empty()) throw not_found("vm_not_found", "VM not found");
-    return vm_json(rows[0]);
+    return read_one(tx, k_vm_select + "WHERE i.id = $1", id, "vm_not_found", "VM not found",
+                    vm_json);
 }
 
 struct vm_filter {
