@@ -1,3 +1,4 @@
+#include "coordinator/api/admin/fields.hpp"
 #include "coordinator/api/admin/fleet_routes.hpp"
 
 #include "coordinator/api/admin/read_routes.hpp"
@@ -76,15 +77,7 @@ finding_filter read_filter(const http::request& req) {
     if (f.kind && *f.kind != "missing" && *f.kind != "unmanaged" && *f.kind != "drift") {
         throw bad_request("kind must be missing, unmanaged or drift");
     }
-    if (const auto host = query_param(req, "host_id")) {
-        try {
-            std::size_t used = 0;
-            f.host_id = std::stoll(*host, &used);
-            if (used != host->size()) throw std::invalid_argument(*host);
-        } catch (const std::logic_error&) {
-            throw bad_request("host_id must be a number");
-        }
-    }
+    f.host_id = query_id(req, "host_id");
     f.status = query_param(req, "status").value_or("open");
     if (f.status != "open" && f.status != "resolved" && f.status != "all") {
         throw bad_request("status must be open, resolved or all");
