@@ -1,11 +1,10 @@
 #include "coordinator/ipam/router_client.hpp"
 
 #include "common/log.hpp"
+#include "coordinator/net/https_request.hpp"
 
-#include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
-#include <mutex>
 #include <string_view>
 
 namespace vpsfleet::ipam {
@@ -15,30 +14,6 @@ using json = nlohmann::json;
 
 // RouterOS's default limit of 8192 ARP entries lists as about 2 MiB of JSON.
 constexpr std::size_t k_max_response = 32 * 1024 * 1024;
-
-struct curl_deleter {
-    void operator()(CURL* c) const { curl_easy_cleanup(c); }
-    void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-
-void init_curl_once() {
-    // curl_global_init is not thread-safe; it counts its callers, so sharing it with the SMTP
-    // client is fine.
-    static std::once_flag once;
-    std::call_once(once, [] {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-            throw router_error("transport_failed", "libcurl failed to initialise");
-        }
-    });
-}
-
-std::size_t collect(char* data, std::size_t size, std::size_t nitems, void* userdata) {
-    auto* body = static_cast<std::string*>(userdata);
-    const std::size_t n = size * nitems;
-    if (body->size() + n > k_max_response) return 0;  // curl fails the transfer
-    body->append(data, n);
-    return n;
-}
 
 router_error invalid_config(const std::string& message) {
     return router_error("invalid_config", message);
@@ -80,32 +55,12 @@ std::string text(const json& object, const char* key) {
     return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-router_error transport_error(CURLcode rc, const char* detail, const std::string& request) {
-    std::string code = "transport_failed";
-    switch (rc) {
-        case CURLE_COULDNT_RESOLVE_HOST:
-        case CURLE_COULDNT_CONNECT:
-            code = "unreachable";
-            break;
-        case CURLE_OPERATION_TIMEDOUT:
-            code = "timeout";
-            break;
-        case CURLE_PEER_FAILED_VERIFICATION:
-        case CURLE_SSL_CONNECT_ERROR:
-        case CURLE_SSL_CERTPROBLEM:
-        case CURLE_SSL_CIPHER:
-        case CURLE_SSL_CACERT_BADFILE:
-            code = "tls_failed";
-            break;
-        case CURLE_WRITE_ERROR:
-            code = "bad_response";
-            break;
-        default:
-            break;
-    }
-    std::string reason = detail[0] != '\0' ? detail : curl_easy_strerror(rc);
-    if (rc == CURLE_WRITE_ERROR) reason = "the answer exceeds 32 MiB";
-    return router_error(code, request + ": " + reason);
+router_error transport_error(const net::transport_error& e, const std::string& request) {
+    // The router's codes predate net's: an oversized answer has always been a bad response.
+    std::string code = e.code;
+    if (code == "too_large") code = "bad_response";
+    if (code == "invalid_request") code = "transport_failed";
+    return router_error(code, request + ": " + e.what());
 }
 
 router_error http_error(long status, const std::string& body, const std::string& request) {
@@ -149,7 +104,6 @@ class mikrotik_client final : public router_client {
             log::warn("router: the RouterOS password travels in clear over http://; use https://",
                       {{"url", config.url}});
         }
-        init_curl_once();
     }
 
     std::string add_arp(const arp_entry& entry) override {
@@ -201,53 +155,29 @@ class mikrotik_client final : public router_client {
     // One request; the parsed JSON answer (null for an empty body) or a router_error.
     json call(const char* method, const std::string& path, const std::string& body) const {
         const std::string request = std::string(method) + " /rest" + path;
-        std::unique_ptr<CURL, curl_deleter> curl(curl_easy_init());
-        if (!curl) throw router_error("transport_failed", "libcurl could not create a handle");
-        CURL* c = curl.get();
-        std::unique_ptr<curl_slist, curl_deleter> headers(
-            curl_slist_append(nullptr, "Accept: application/json"));
-        if (!body.empty()) {
-            curl_slist* more = curl_slist_append(headers.get(), "Content-Type: application/json");
-            if (more == nullptr) throw router_error("transport_failed", "out of memory");
-        }
-        const std::string url = base_ + path;
-        std::string answer;
-        char error[CURL_ERROR_SIZE] = {};
-        const long timeout_ms = static_cast<long>(timeout_.count());
-
-        curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-        if (!body.empty()) {
-            curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
-            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-        }
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
-        curl_easy_setopt(c, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
-        curl_easy_setopt(c, CURLOPT_USERNAME, user_.c_str());
-        curl_easy_setopt(c, CURLOPT_PASSWORD, password_.c_str());
-        // Routers sit on the provider's own network: an http(s)_proxy meant for the internet must
-        // not see their passwords.
-        curl_easy_setopt(c, CURLOPT_PROXY, "");
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-        curl_blob ca{const_cast<char*>(ca_pem_.data()), ca_pem_.size(), CURL_BLOB_NOCOPY};
-        if (!ca_pem_.empty()) curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &ca);
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
-
-        const CURLcode rc = curl_easy_perform(c);
-        if (rc != CURLE_OK) throw transport_error(rc, error, request);
-        long status = 0;
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-        if (status < 200 || status > 299) throw http_error(status, answer, request);
-        if (answer.empty()) return json();
+        net::request req;
+        req.method = method;
+        req.url = base_ + path;
+        req.headers = {{"Accept", "application/json"}};
+        if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
+        req.body = body;
+        req.basic_user = user_;
+        req.basic_password = password_;
+        req.ca_pem = ca_pem_;
+        req.timeout = timeout_;
+        req.max_response_bytes = k_max_response;
+        net::response answer;
         try {
-            return json::parse(answer);
+            answer = net::perform(req);
+        } catch (const net::transport_error& e) {
+            throw transport_error(e, request);
+        }
+        if (answer.status < 200 || answer.status > 299) {
+            throw http_error(answer.status, answer.body, request);
+        }
+        if (answer.body.empty()) return json();
+        try {
+            return json::parse(answer.body);
         } catch (const json::exception&) {
             throw router_error("bad_response", request + ": the router's answer is not JSON");
         }
