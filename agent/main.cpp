@@ -5,6 +5,7 @@
 #include "common/build_info.hpp"
 #include "common/daemon.hpp"
 #include "common/log.hpp"
+#include "common/systemd_notify.hpp"
 
 #include <unistd.h>
 
@@ -94,7 +95,13 @@ int main(int argc, char** argv) {
         return daemon::exit_failure;
     }
     log::info("agent started", {{"version", build::version}, {"commit", build::commit}});
-    const int code = daemon::run(io, {2, std::chrono::milliseconds(4000)}, [&svc] { svc.stop(); });
+    systemd::supervisor supervisor(
+        io, [&svc] { return svc.hypervisor_up(); }, "hypervisor connected");
+    supervisor.start();
+    const int code = daemon::run(io, {2, std::chrono::milliseconds(4000)}, [&svc, &supervisor] {
+        supervisor.stop();
+        svc.stop();
+    });
     log::info("agent stopped", {{"exit_code", code}});
     return code;
 }

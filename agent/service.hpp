@@ -19,6 +19,8 @@ class service {
     // Binds the metrics listener (logging the bound address) and starts sampling.
     void start();
     void stop();
+    // The hypervisor answered the last sample: what systemd's READY=1 waits for.
+    bool hypervisor_up() const { return collector_.hypervisor_up(); }
 
   private:
     boost::asio::io_context& io_;

@@ -2,6 +2,7 @@
 #include "common/build_info.hpp"
 #include "common/daemon.hpp"
 #include "common/log.hpp"
+#include "common/systemd_notify.hpp"
 #include "coordinator/auth/first_admin.hpp"
 #include "coordinator/config.hpp"
 #include "coordinator/fleet/commands.hpp"
@@ -84,8 +85,14 @@ int run_daemon(const coordinator::coordinator_config& cfg) {
         return daemon::exit_failure;
     }
     log::info("coordinator started", {{"version", build::version}, {"commit", build::commit}});
+    systemd::supervisor supervisor(
+        io, [&svc] { return svc.ready(); }, "serving");
+    supervisor.start();
     const int code =
-        daemon::run(io, {cfg.io_threads, std::chrono::milliseconds(4000)}, [&svc] { svc.stop(); });
+        daemon::run(io, {cfg.io_threads, std::chrono::milliseconds(4000)}, [&svc, &supervisor] {
+            supervisor.stop();
+            svc.stop();
+        });
     log::info("coordinator stopped", {{"exit_code", code}});
     return code;
 }

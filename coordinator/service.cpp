@@ -6,6 +6,7 @@
 #include "coordinator/api/admin/fleet_routes.hpp"
 #include "coordinator/api/admin/ipam_routes.hpp"
 #include "coordinator/api/admin/role_routes.hpp"
+#include "coordinator/api/admin/prometheus_routes.hpp"
 #include "coordinator/api/customer/account_keys_routes.hpp"
 #include "coordinator/api/customer/auth_routes.hpp"
 #include "coordinator/api/customer/catalog_routes.hpp"
@@ -123,6 +124,7 @@ void service::start() {
     if (mail_) {
         mail_->start();
     } else {
+    api::admin::add_prometheus_routes(gateway_.admin(), api_services_);
         log::info("mail is not configured: queued mail stays in mail_outbox until it is");
     }
     asio::co_spawn(io_, migrate_until_done(), asio::detached);

@@ -30,6 +30,8 @@ class service {
     void start();
     void stop();
 
+    // Listeners bound (by start) and the schema migrated: what systemd's READY=1 waits for.
+    bool ready() const { return migrated_; }
   private:
     boost::asio::awaitable<void> migrate_until_done();
     boost::asio::awaitable<http::response> readyz();
