@@ -1,5 +1,7 @@
 #include "coordinator/config.hpp"
 
+#include <regex>
+
 namespace vpsfleet::coordinator {
 
 using namespace std::chrono_literals;
@@ -57,6 +59,48 @@ coordinator_config load_config(const std::string& path) {
     cfg.ipam.release_cooldown =
         ipam.get_duration("release_cooldown", cfg.ipam.release_cooldown, 0ms, 24h * 365);
     ipam.finish();
+
+    config::section billing = root.child("billing");
+    auto& bc = cfg.billing;
+    bc.prepaid = billing.get_bool("prepaid", bc.prepaid);
+    bc.currency = billing.get_string("currency", bc.currency);
+    if (!std::regex_match(bc.currency, std::regex("[A-Z]{3}"))) {
+        billing.fail("currency", "must be an ISO 4217 code such as DKK or EUR");
+    }
+    bc.sweep_interval = billing.get_duration("sweep_interval", bc.sweep_interval, 10ms, 24h);
+    bc.renew_before = billing.get_duration("renew_before", bc.renew_before, 0ms, 24h * 60);
+    bc.notify_before = billing.get_duration("notify_before", bc.notify_before, 0ms, 24h * 60);
+    bc.grace = billing.get_duration("grace", bc.grace, 0ms, 24h * 365);
+    bc.tax_default_bp =
+        static_cast<int>(billing.get_int("tax_default_bp", bc.tax_default_bp, 0, 10000));
+    for (const auto& rate : billing.get_string_list("tax_rates", {})) {
+        std::smatch m;
+        if (!std::regex_match(rate, m, std::regex("([A-Z]{2})=([0-9]{1,5})")) ||
+            std::stoi(m[2].str()) > 10000) {
+            billing.fail("tax_rates",
+                         "expected COUNTRY=BASIS_POINTS such as DK=2500, got '" + rate + "'");
+        }
+        bc.tax_by_country[m[1].str()] = std::stoi(m[2].str());
+    }
+    bc.seller_name = billing.get_string("seller_name", bc.seller_name);
+    bc.seller_address = billing.get_string_list("seller_address", bc.seller_address);
+    bc.seller_vat_id = billing.get_string("seller_vat_id", bc.seller_vat_id);
+    bc.seller_email = billing.get_string("seller_email", bc.seller_email);
+    config::section stripe = billing.child("stripe");
+    if (const auto key = stripe.get_optional_string("secret_key")) {
+        stripe_config sc;
+        sc.secret_key = *key;
+        sc.api_base = stripe.get_string("api_base", sc.api_base);
+        sc.webhook_secret = stripe.get_string("webhook_secret", "");
+        if (sc.webhook_secret.empty()) stripe.fail("webhook_secret", "is required with secret_key");
+        sc.ca_file = stripe.get_optional_string("ca_file");
+        sc.timeout = stripe.get_duration("timeout", sc.timeout, 100ms, 5min);
+        sc.checkout_url =
+            stripe.get_string("checkout_url", cfg.api.public_url + "/billing/checkout");
+        bc.stripe = sc;
+    }
+    stripe.finish();
+    billing.finish();
 
     config::section fleet = root.child("fleet");
     cfg.fleet.listen = fleet.get_endpoint("listen", cfg.fleet.listen);

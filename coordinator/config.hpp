@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -88,6 +89,39 @@ struct ipam_config {
     std::chrono::milliseconds release_cooldown{3'600'000};
 };
 
+// Card payments through Stripe (or a stand-in speaking its API): credit top-ups and saved cards.
+struct stripe_config {
+    std::string api_base = "https://api.stripe.com";
+    std::string secret_key;              // sk_live_... / sk_test_...
+    std::string webhook_secret;          // whsec_...: verifies POST /api/v1/billing/webhooks/stripe
+    std::optional<std::string> ca_file;  // PEM trust anchors instead of the system store
+    std::chrono::milliseconds timeout{30'000};
+    // Where a customer's browser finishes a payment or saves a card (a page running Stripe.js
+    // with the intent's client secret); the API's redirectUrl is this with the intent appended.
+    std::string checkout_url = "http://127.0.0.1:8080/billing/checkout";
+};
+
+// Prepaid billing (LNVPS): a VM is paid for a period at a time from the owner's credits.
+struct billing_config {
+    // Off: VMs are free and have no expiry (a private cloud). On: creating a VM charges its first
+    // period, and the expiry sweep renews, warns, stops and deletes.
+    bool prepaid = false;
+    std::string currency = "DKK";  // of every credit account opened from now on
+    std::chrono::milliseconds sweep_interval{60'000};
+    std::chrono::milliseconds renew_before{24 * 3'600'000LL};       // auto-renew from credits
+    std::chrono::milliseconds notify_before{3 * 24 * 3'600'000LL};  // mail the owner
+    std::chrono::milliseconds grace{7 * 24 * 3'600'000LL};  // stopped this long, then deleted
+    std::optional<stripe_config> stripe;  // absent: top-ups answer 503 provider_not_configured
+    // VAT in basis points (2500 = 25 %) for buyers in a country tax_by_country does not name.
+    int tax_default_bp = 0;
+    std::map<std::string, int> tax_by_country;  // "DK" -> 2500
+    // The seller on invoices.
+    std::string seller_name = "vpsfleet";
+    std::vector<std::string> seller_address;
+    std::string seller_vat_id;
+    std::string seller_email;
+};
+
 struct coordinator_config {
     log::level log_level = log::level::info;
     unsigned io_threads = 2;
@@ -95,6 +129,7 @@ struct coordinator_config {
     api_config api;
     jobs_config jobs;
     ipam_config ipam;
+    billing_config billing;
     fleet_config fleet;
     database_config database;
     std::optional<mail_config> mail;

@@ -2,21 +2,26 @@
 
 #include "common/daemon.hpp"
 #include "common/log.hpp"
+#include "common/pki.hpp"
 #include "coordinator/api/admin/business_routes.hpp"
 #include "coordinator/api/admin/fleet_routes.hpp"
 #include "coordinator/api/admin/ipam_routes.hpp"
-#include "coordinator/api/admin/role_routes.hpp"
 #include "coordinator/api/admin/prometheus_routes.hpp"
+#include "coordinator/api/admin/role_routes.hpp"
 #include "coordinator/api/customer/account_keys_routes.hpp"
 #include "coordinator/api/customer/auth_routes.hpp"
+#include "coordinator/api/customer/billing_routes.hpp"
 #include "coordinator/api/customer/catalog_routes.hpp"
 #include "coordinator/api/customer/firewall_routes.hpp"
 #include "coordinator/api/customer/instance_extra_routes.hpp"
 #include "coordinator/api/customer/instance_routes.hpp"
 #include "coordinator/api/customer/job_routes.hpp"
+#include "coordinator/api/customer/payment_routes.hpp"
 #include "coordinator/api/customer/project_routes.hpp"
+#include "coordinator/billing/stripe_client.hpp"
 #include "coordinator/firewall/firewall_job.hpp"
 #include "coordinator/instances/instance_jobs.hpp"
+#include "coordinator/instances/refund_job.hpp"
 #include "coordinator/ipam/ip_jobs.hpp"
 #include "coordinator/store/migrations.hpp"
 
@@ -52,7 +57,7 @@ service::service(asio::io_context& io, coordinator_config cfg)
                                .Help("Attempts to open a PostgreSQL connection that failed")
                                .Register(registry_)
                                .Add({})),
-      api_services_{db_, cfg_.api, keys_},
+      api_services_{db_, cfg_.api, keys_, cfg_.billing},
       gateway_(db_, cfg_.api, keys_, http_metrics_),
       fleet_(io, cfg_.fleet, db_, registry_),
       retry_timer_(io) {
@@ -64,6 +69,19 @@ service::service(asio::io_context& io, coordinator_config cfg)
     jobs_ = std::make_unique<jobs::job_runner>(job_options);
     add_job_handlers();
     if (cfg_.mail) mail_ = std::make_unique<mail::mail_sender>(db_.pool().conninfo(), *cfg_.mail);
+    if (const auto& stripe = cfg_.billing.stripe) {
+        billing::stripe_options options;
+        options.api_base = stripe->api_base;
+        options.secret_key = stripe->secret_key;
+        options.timeout = stripe->timeout;
+        if (stripe->ca_file) options.ca_pem = pki::read_file(*stripe->ca_file);
+        payments_ = billing::make_stripe_provider(options);
+        api_services_.payments = payments_.get();
+    }
+    if (cfg_.billing.prepaid) {
+        expiry_ = std::make_unique<instances::expiry_runner>(io, db_, cfg_.billing,
+                                                             cfg_.api.public_url, registry_);
+    }
     add_routes();
 }
 
@@ -92,6 +110,8 @@ void service::add_routes() {
     api::customer::add_instance_extra_routes(gateway_.customer(), api_services_);
     api::customer::add_firewall_routes(gateway_.customer(), api_services_);
     api::customer::add_job_routes(gateway_.customer(), api_services_);
+    api::customer::add_billing_routes(gateway_.customer(), api_services_);
+    api::customer::add_payment_routes(gateway_.customer(), api_services_);
     api::admin::add_role_routes(gateway_.admin(), api_services_);
     api::admin::add_region_routes(gateway_.admin(), api_services_);
     api::admin::add_host_routes(gateway_.admin(), api_services_);
@@ -100,13 +120,17 @@ void service::add_routes() {
     api::admin::add_os_image_routes(gateway_.admin(), api_services_);
     api::admin::add_template_routes(gateway_.admin(), api_services_);
     api::admin::add_vm_routes(gateway_.admin(), api_services_);
+    api::admin::add_vm_billing_routes(gateway_.admin(), api_services_);
+    api::admin::add_credit_routes(gateway_.admin(), api_services_);
     api::admin::add_drift_routes(gateway_.admin(), api_services_);
     api::admin::add_join_token_routes(gateway_.admin(), api_services_);
+    api::admin::add_prometheus_routes(gateway_.admin(), api_services_);
 }
 
 void service::add_job_handlers() {
     const ipam::settings addresses{cfg_.ipam.release_cooldown, &keys_};
     instances::add_instance_job_handlers(*jobs_, addresses);
+    instances::add_refund_job_handler(*jobs_);
     firewall::add_firewall_job_handlers(*jobs_);
     ipam::add_ip_job_handlers(*jobs_, addresses);
 }
@@ -124,7 +148,6 @@ void service::start() {
     if (mail_) {
         mail_->start();
     } else {
-    api::admin::add_prometheus_routes(gateway_.admin(), api_services_);
         log::info("mail is not configured: queued mail stays in mail_outbox until it is");
     }
     asio::co_spawn(io_, migrate_until_done(), asio::detached);
@@ -136,6 +159,7 @@ void service::stop() {
     if (rest_) rest_->stop();
     fleet_.stop();
     if (mail_) mail_->stop();
+    if (expiry_) expiry_->stop();
     if (jobs_) jobs_->stop();
 }
 
@@ -148,7 +172,10 @@ asio::awaitable<void> service::migrate_until_done() {
             };
             const auto report = co_await db_.run(migrate);
             migrated_ = true;
-            if (!stopping_) jobs_->start();
+            if (!stopping_) {
+                jobs_->start();
+                if (expiry_) expiry_->start();
+            }
             log::info("database schema ready", {{"applied_now", report.applied_now},
                                                 {"already_applied", report.already_applied}});
             co_return;

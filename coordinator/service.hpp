@@ -9,6 +9,7 @@
 #include "coordinator/auth/key_ring.hpp"
 #include "coordinator/config.hpp"
 #include "coordinator/fleet/fleet_service.hpp"
+#include "coordinator/instances/expiry_runner.hpp"
 #include "coordinator/jobs/job_runner.hpp"
 #include "coordinator/mail/mail_sender.hpp"
 #include "coordinator/store/database.hpp"
@@ -29,9 +30,9 @@ class service {
     // Binds the REST listener (logging the bound address) and starts migrating the database.
     void start();
     void stop();
-
     // Listeners bound (by start) and the schema migrated: what systemd's READY=1 waits for.
     bool ready() const { return migrated_; }
+
   private:
     boost::asio::awaitable<void> migrate_until_done();
     boost::asio::awaitable<http::response> readyz();
@@ -53,8 +54,10 @@ class service {
     api::gateway gateway_;
     std::shared_ptr<http::server> rest_;
     fleet::fleet_service fleet_;
-    std::unique_ptr<jobs::job_runner> jobs_;   // started once the schema is ready
-    std::unique_ptr<mail::mail_sender> mail_;  // null when mail is not configured
+    std::unique_ptr<jobs::job_runner> jobs_;               // started once the schema is ready
+    std::unique_ptr<mail::mail_sender> mail_;              // null when mail is not configured
+    std::unique_ptr<instances::expiry_runner> expiry_;     // null unless billing is prepaid
+    std::unique_ptr<billing::payment_provider> payments_;  // null without billing.stripe
     boost::asio::steady_timer retry_timer_;
     std::atomic<bool> migrated_{false};
     std::atomic<bool> stopping_{false};

@@ -1,6 +1,7 @@
 #pragma once
 // What route handlers reach for: the database, the API settings and the keys.
 #include "coordinator/auth/key_ring.hpp"
+#include "coordinator/billing/payment_provider.hpp"
 #include "coordinator/config.hpp"
 #include "coordinator/store/database.hpp"
 
@@ -10,6 +11,9 @@ struct services {
     store::database& db;
     const coordinator::api_config& cfg;
     auth::key_ring& keys;
+    const coordinator::billing_config& billing;
+    // Card payments; null when billing.stripe is not configured.
+    billing::payment_provider* payments = nullptr;
 };
 
 }  // namespace vpsfleet::api

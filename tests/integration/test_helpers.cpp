@@ -21,4 +21,9 @@ void exec_sql(const std::string& database_url, const std::string& sql) {
     tx.commit();
 }
 
+std::chrono::system_clock::time_point utc(int y, unsigned m, unsigned d, int hour) {
+    using namespace std::chrono;
+    return sys_days{year{y} / month{m} / day{d}} + hours{hour};
+}
+
 }  // namespace vpsfleet::testing

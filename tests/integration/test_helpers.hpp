@@ -16,6 +16,9 @@ std::string query_text(const std::string& database_url, const std::string& sql);
 // Runs one statement in its own committed transaction.
 void exec_sql(const std::string& database_url, const std::string& sql);
 
+// Midnight UTC of the date plus `hour` hours.
+std::chrono::system_clock::time_point utc(int y, unsigned m, unsigned d, int hour = 0);
+
 // Polls `pred` every 50 ms until it holds or `timeout` passes; asks once more at the deadline.
 template <class Pred>
 bool eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {

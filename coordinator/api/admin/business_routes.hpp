@@ -14,5 +14,9 @@ void add_os_image_routes(endpoints& api, services& s);
 // VM templates and the cost plans they are priced by.
 void add_template_routes(endpoints& api, services& s);
 void add_vm_routes(endpoints& api, services& s);
+// A user's credits ledger and manual adjustments.
+void add_credit_routes(endpoints& api, services& s);
+// extend, refund and payments of a VM (prepaid billing).
+void add_vm_billing_routes(endpoints& api, services& s);
 
 }  // namespace vpsfleet::api::admin

@@ -5,6 +5,7 @@
 #include "coordinator/api/admin/fields.hpp"
 #include "coordinator/api/admin/read_routes.hpp"
 #include "coordinator/api/admin/role_routes.hpp"
+#include "coordinator/api/admin/vm_lookup.hpp"
 #include "coordinator/api/api_error.hpp"
 #include "coordinator/api/body.hpp"
 #include "coordinator/audit/audit_log.hpp"
@@ -40,8 +41,8 @@ const std::string k_vm_select =
     "extract(epoch FROM COALESCE(d.seen_at, now()))::bigint, d.state, "
     "(SELECT json_agg(json_build_object('id', a.id, 'ip', host(a.ip), 'range_id', a.ip_range_id) "
     "   ORDER BY family(a.ip), a.id) FROM vm_ip_assignments a "
-    "  WHERE a.instance_id = i.id AND a.deleted_at IS NULL) " +
-    k_vm_from;
+    "  WHERE a.instance_id = i.id AND a.deleted_at IS NULL), " +
+    store::iso8601("i.expires_at") + ", i.auto_renew AND i.expires_at IS NOT NULL " + k_vm_from;
 
 // user_id, host_id, pubkey, region_id, include_deleted.
 const std::string k_vm_filter =
@@ -76,11 +77,11 @@ json running_state(const pqxx::row& r) {
 }
 
 // An instance not placed yet (or that failed to be) has no host nor region: those are null.
-// Billing and SSH key records come with their own modules.
+// SSH key records come with their own module.
 json vm_json(const pqxx::row& r) {
     return {{"id", r[0].as<std::int64_t>()},
             {"created", r[1].as<std::string>()},
-            {"expires", nullptr},
+            {"expires", text_or_null(r[25])},
             {"mac_address", r[2].as<std::string>()},
             {"image_id", r[3].as<std::int64_t>()},
             {"image_name", r[4].as<std::string>()},
@@ -92,7 +93,7 @@ json vm_json(const pqxx::row& r) {
             {"ssh_key_name", nullptr},
             {"ip_addresses", r[24].is_null() ? json::array() : json::parse(r[24].c_str())},
             {"running_state", running_state(r)},
-            {"auto_renewal_enabled", false},
+            {"auto_renewal_enabled", r[26].as<bool>()},
             {"cpu", r[7].as<std::int64_t>()},
             {"memory", r[8].as<std::int64_t>() * k_mib},
             {"disk_size", r[9].as<std::int64_t>() * k_gib},
@@ -107,11 +108,6 @@ json vm_json(const pqxx::row& r) {
             {"region_name", text_or_null(r[15])},
             {"deleted", r[19].as<bool>()},
             {"ref_code", nullptr}};
-}
-
-json read_vm(pqxx::work& tx, std::int64_t id) {
-    return read_one(tx, k_vm_select + "WHERE i.id = $1", id, "vm_not_found", "VM not found",
-                    vm_json);
 }
 
 struct vm_filter {
@@ -147,36 +143,6 @@ json history_json(const pqxx::row& r) {
             {"description", text_or_null(r[7])}};
 }
 
-void require_vm(pqxx::work& tx, std::int64_t id) {
-    if (tx.exec_params("SELECT 1 FROM instances WHERE id = $1", id).empty()) {
-        throw not_found("vm_not_found", "VM not found");
-    }
-}
-
-struct locked_vm {
-    instances::instance_ref ref;
-    std::string status;
-};
-
-locked_vm lock_vm(pqxx::work& tx, std::int64_t id) {
-    const auto rows = tx.exec_params(
-        "SELECT uid, project_id, status FROM instances WHERE id = $1 FOR UPDATE", id);
-    if (rows.empty()) throw not_found("vm_not_found", "VM not found");
-    return {{id, rows[0][0].as<std::string>(), rows[0][1].as<std::int64_t>()},
-            rows[0][2].as<std::string>()};
-}
-
-jobs::enqueued_job enqueued_or_busy(std::optional<jobs::enqueued_job> job) {
-    if (!job) {
-        throw conflict("operation_in_progress", "another operation on this VM is still running");
-    }
-    return *job;
-}
-
-std::optional<std::int64_t> caller(const call& c) {
-    return c.who.user_id > 0 ? std::optional(c.who.user_id) : std::nullopt;
-}
-
 void add_power_route(endpoints& api, services& s, const std::string& action) {
     api.add(verb::post, "/vms/{id}/" + action, access::op("virtual_machines::update"),
             [&s, action](http::request&, const path_params& p,
@@ -203,6 +169,11 @@ void add_power_route(endpoints& api, services& s, const std::string& action) {
 }
 
 }  // namespace
+
+json read_vm(pqxx::work& tx, std::int64_t id) {
+    return read_one(tx, k_vm_select + "WHERE i.id = $1", id, "vm_not_found", "VM not found",
+                    vm_json);
+}
 
 void add_vm_routes(endpoints& api, services& s) {
     api.add(verb::get, "/vms", access::op("virtual_machines::view"),

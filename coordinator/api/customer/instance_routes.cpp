@@ -9,6 +9,9 @@
 #include "coordinator/api/customer/project_routes.hpp"
 #include "coordinator/audit/audit_log.hpp"
 #include "coordinator/auth/api_keys.hpp"
+#include "coordinator/billing/billing_error.hpp"
+#include "coordinator/billing/billing_settings.hpp"
+#include "coordinator/billing/prepaid.hpp"
 #include "coordinator/instances/instance_jobs.hpp"
 #include "coordinator/instances/instance_requests.hpp"
 #include "coordinator/jobs/job_store.hpp"
@@ -172,6 +175,18 @@ jobs::enqueued_job enqueued_or_busy(std::optional<jobs::enqueued_job> job) {
     return *job;
 }
 
+// Prepaid billing: the owner pays the first period before anything is built; 402 otherwise.
+void charge_first_period(pqxx::work& tx, std::int64_t instance_id, const std::string& name,
+                         const coordinator::billing_config& cfg) {
+    try {
+        billing::pay_period_from_credits(tx, instance_id, std::chrono::system_clock::now(),
+                                         cfg.currency, "First period of " + name,
+                                         billing::taxes_of(cfg));
+    } catch (const billing::billing_error& e) {
+        throw api_error(http::status::payment_required, "billing_" + e.code, e.what());
+    }
+}
+
 }  // namespace
 
 void add_instance_routes(endpoints& api, services& s) {
@@ -230,6 +245,7 @@ void add_instance_routes(endpoints& api, services& s) {
                           image[0][0].as<std::int64_t>(), r.backup_tier, random_mac(),
                           r.ssh_keys.dump(), pqxx::binarystring(sealed.data(), sealed.size()))[0]
                         .as<std::int64_t>();
+                if (s.billing.prepaid) charge_first_period(tx, id, r.name, s.billing);
                 const auto job = enqueued_or_busy(
                     instances::enqueue_exclusive(tx, user_of(c), {id, uid, project_id},
                                                  instances::k_create_kind, {{"instance_id", id}}));

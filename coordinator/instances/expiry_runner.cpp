@@ -1,0 +1,66 @@
+#include "coordinator/instances/expiry_runner.hpp"
+
+#include "common/log.hpp"
+#include "coordinator/billing/billing_settings.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace vpsfleet::instances {
+
+namespace asio = boost::asio;
+
+expiry_runner::expiry_runner(asio::io_context& io, store::database& db,
+                             const coordinator::billing_config& cfg, std::string public_url,
+                             prometheus::Registry& registry)
+    : db_(db),
+      interval_(cfg.sweep_interval),
+      settings_{cfg.currency, cfg.renew_before,      cfg.notify_before,
+                cfg.grace,    std::move(public_url), billing::taxes_of(cfg)},
+      timer_(io),
+      steps_(prometheus::BuildCounter()
+                 .Name("vpsfleet_coordinator_billing_sweep_total")
+                 .Help("VMs the prepaid expiry sweep renewed, failed to renew, warned, expired "
+                       "(stopped) and deleted")
+                 .Register(registry)) {}
+
+void expiry_runner::start() { asio::co_spawn(timer_.get_executor(), loop(), asio::detached); }
+
+void expiry_runner::stop() {
+    stopping_ = true;
+    timer_.cancel();
+}
+
+asio::awaitable<void> expiry_runner::loop() {
+    while (!stopping_) {
+        try {
+            const expiry_settings settings = settings_;
+            auto sweep = [settings](pqxx::connection& conn) {
+                return sweep_expiry(conn, settings, std::chrono::system_clock::now());
+            };
+            const expiry_report r = co_await db_.run(sweep);
+            steps_.Add({{"step", "renewed"}}).Increment(r.renewed);
+            steps_.Add({{"step", "renew_failed"}}).Increment(r.renew_failed);
+            steps_.Add({{"step", "notified"}}).Increment(r.notified);
+            steps_.Add({{"step", "expired"}}).Increment(r.expired);
+            steps_.Add({{"step", "deleted"}}).Increment(r.deleted);
+            steps_.Add({{"step", "balance_alert"}}).Increment(r.alerts);
+            if (r.renewed + r.notified + r.expired + r.deleted > 0) {
+                log::info("billing sweep", {{"renewed", r.renewed},
+                                            {"renew_failed", r.renew_failed},
+                                            {"notified", r.notified},
+                                            {"expired", r.expired},
+                                            {"deleted", r.deleted}});
+            }
+        } catch (const std::exception& e) {
+            log::warn("billing sweep failed", {{"error", e.what()}});
+        }
+        timer_.expires_after(interval_);
+        boost::system::error_code ec;
+        co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
+}  // namespace vpsfleet::instances

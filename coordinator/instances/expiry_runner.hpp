@@ -1,0 +1,38 @@
+#pragma once
+// Runs the prepaid expiry sweep (expiry_sweep.hpp) every billing.sweep_interval once the schema
+// is ready, and counts what it did in vpsfleet_coordinator_billing_sweep_total{step}.
+#include "coordinator/config.hpp"
+#include "coordinator/instances/expiry_sweep.hpp"
+#include "coordinator/store/database.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+
+namespace vpsfleet::instances {
+
+class expiry_runner {
+  public:
+    expiry_runner(boost::asio::io_context& io, store::database& db,
+                  const coordinator::billing_config& cfg, std::string public_url,
+                  prometheus::Registry& registry);
+
+    void start();
+    void stop();
+
+  private:
+    boost::asio::awaitable<void> loop();
+
+    store::database& db_;
+    std::chrono::milliseconds interval_;
+    expiry_settings settings_;
+    boost::asio::steady_timer timer_;
+    prometheus::Family<prometheus::Counter>& steps_;
+    std::atomic<bool> stopping_{false};
+};
+
+}  // namespace vpsfleet::instances
