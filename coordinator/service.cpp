@@ -78,10 +78,8 @@ service::service(asio::io_context& io, coordinator_config cfg)
         payments_ = billing::make_stripe_provider(options);
         api_services_.payments = payments_.get();
     }
-    if (cfg_.billing.prepaid) {
-        expiry_ = std::make_unique<instances::expiry_runner>(io, db_, cfg_.billing,
-                                                             cfg_.api.public_url, registry_);
-    }
+    expiry_ = std::make_unique<instances::expiry_runner>(io, db_, cfg_.billing, cfg_.api.public_url,
+                                                         registry_);
     add_routes();
 }
 

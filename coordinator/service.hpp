@@ -56,7 +56,7 @@ class service {
     fleet::fleet_service fleet_;
     std::unique_ptr<jobs::job_runner> jobs_;               // started once the schema is ready
     std::unique_ptr<mail::mail_sender> mail_;              // null when mail is not configured
-    std::unique_ptr<instances::expiry_runner> expiry_;     // null unless billing is prepaid
+    std::unique_ptr<instances::expiry_runner> expiry_;     // the billing sweep
     std::unique_ptr<billing::payment_provider> payments_;  // null without billing.stripe
     boost::asio::steady_timer retry_timer_;
     std::atomic<bool> migrated_{false};

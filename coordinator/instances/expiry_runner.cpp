@@ -17,8 +17,13 @@ expiry_runner::expiry_runner(asio::io_context& io, store::database& db,
                              prometheus::Registry& registry)
     : db_(db),
       interval_(cfg.sweep_interval),
-      settings_{cfg.currency, cfg.renew_before,      cfg.notify_before,
-                cfg.grace,    std::move(public_url), billing::taxes_of(cfg)},
+      settings_{.prepaid = cfg.prepaid,
+                .currency = cfg.currency,
+                .renew_before = cfg.renew_before,
+                .notify_before = cfg.notify_before,
+                .grace = cfg.grace,
+                .public_url = std::move(public_url),
+                .taxes = billing::taxes_of(cfg)},
       timer_(io),
       steps_(prometheus::BuildCounter()
                  .Name("vpsfleet_coordinator_billing_sweep_total")
@@ -47,12 +52,14 @@ asio::awaitable<void> expiry_runner::loop() {
             steps_.Add({{"step", "expired"}}).Increment(r.expired);
             steps_.Add({{"step", "deleted"}}).Increment(r.deleted);
             steps_.Add({{"step", "balance_alert"}}).Increment(r.alerts);
-            if (r.renewed + r.notified + r.expired + r.deleted > 0) {
+            steps_.Add({{"step", "suspended_stopped"}}).Increment(r.suspended_stopped);
+            if (r.renewed + r.notified + r.expired + r.deleted + r.suspended_stopped > 0) {
                 log::info("billing sweep", {{"renewed", r.renewed},
                                             {"renew_failed", r.renew_failed},
                                             {"notified", r.notified},
                                             {"expired", r.expired},
-                                            {"deleted", r.deleted}});
+                                            {"deleted", r.deleted},
+                                            {"suspended_stopped", r.suspended_stopped}});
             }
         } catch (const std::exception& e) {
             log::warn("billing sweep failed", {{"error", e.what()}});

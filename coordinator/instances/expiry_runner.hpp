@@ -1,6 +1,7 @@
 #pragma once
-// Runs the prepaid expiry sweep (expiry_sweep.hpp) every billing.sweep_interval once the schema
-// is ready, and counts what it did in vpsfleet_coordinator_billing_sweep_total{step}.
+// Runs the billing sweep (expiry_sweep.hpp: prepaid expiry when billing.prepaid, balance alerts
+// and stopping suspended accounts' VMs always) every billing.sweep_interval once the schema is
+// ready, and counts what it did in vpsfleet_coordinator_billing_sweep_total{step}.
 #include "coordinator/config.hpp"
 #include "coordinator/instances/expiry_sweep.hpp"
 #include "coordinator/store/database.hpp"

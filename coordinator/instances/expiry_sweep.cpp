@@ -99,6 +99,19 @@ expiry_report sweep_expiry(pqxx::connection& conn, const expiry_settings& settin
         return std::chrono::duration_cast<microseconds>(d).count();
     };
 
+    const std::string of_suspended =
+        "i.status IN ('running', 'installing') AND $1::bigint IS NOT NULL AND $2::bigint IS NOT "
+        "NULL AND EXISTS (SELECT 1 FROM projects p JOIN users u ON u.id = p.owner_user_id "
+        "WHERE p.id = i.project_id AND u.status = 'suspended')";
+    report.suspended_stopped =
+        for_each_due(conn, of_suspended, now, 0, [&](pqxx::work& tx, const candidate& c) {
+            if (!request_power(tx, std::nullopt, c.ref, "stop")) return false;
+            tx.commit();
+            return true;
+        });
+    report.alerts = fire_balance_alerts(conn, settings);
+    if (!settings.prepaid) return report;
+
     const std::string renewable =
         "i.auto_renew AND i.expires_at IS NOT NULL AND "
         "i.expires_at <= " +
@@ -184,8 +197,21 @@ expiry_report sweep_expiry(pqxx::connection& conn, const expiry_settings& settin
                                       tx.commit();
                                       return true;
                                   });
-    report.alerts = fire_balance_alerts(conn, settings);
     return report;
+}
+
+int stop_vms_of_suspended(pqxx::work& tx, std::int64_t user_id) {
+    int queued = 0;
+    for (const auto& r : tx.exec_params(
+             "SELECT i.id, i.uid, i.project_id FROM instances i JOIN projects p ON "
+             "p.id = i.project_id WHERE p.owner_user_id = $1 AND i.deleted_at IS NULL AND "
+             "i.status IN ('running', 'installing') ORDER BY i.id FOR UPDATE OF i",
+             user_id)) {
+        const instance_ref ref{r[0].as<std::int64_t>(), r[1].as<std::string>(),
+                               r[2].as<std::int64_t>()};
+        if (request_power(tx, std::nullopt, ref, "stop")) ++queued;
+    }
+    return queued;
 }
 
 int fire_balance_alerts(pqxx::connection& conn, const expiry_settings& settings) {

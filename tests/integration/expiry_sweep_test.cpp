@@ -23,7 +23,8 @@ struct sweep_world {
     pqxx::connection conn{url};
     std::int64_t user = 0;
     std::int64_t vm = 0;
-    instances::expiry_settings settings{"DKK", 24h, 72h, 48h, "https://panel.example.com", {}};
+    instances::expiry_settings settings{true, "DKK", 24h, 72h, 48h, "https://panel.example.com",
+                                        {}};
 
     // One running VM on bxs-1 (4000 øre a month) paid until 2030-03-10 00:00.
     sweep_world() {
@@ -167,4 +168,20 @@ TEST(expiry_sweep, a_balance_alert_mails_once_and_rearms_above_its_threshold) {
         tx.commit();
     }
     EXPECT_EQ(w.sweep(utc(2030, 1, 1)).alerts, 1);
+}
+
+TEST(expiry_sweep, a_suspended_accounts_running_vm_is_stopped_also_without_prepaid_billing) {
+    sweep_world w;
+    w.settings.prepaid = false;
+    exec_sql(w.url,
+             "INSERT INTO jobs (uid, kind, target, exclusive, args) VALUES "
+             "('job_busy', 'instance.power', 'ins_sweep', true, '{\"action\": \"reboot\"}')");
+    exec_sql(w.url, "UPDATE users SET status = 'suspended'");
+    EXPECT_EQ(w.sweep(utc(2035, 1, 1)).suspended_stopped, 0);  // held by the reboot
+    exec_sql(w.url, "UPDATE jobs SET state = 'completed', finished_at = now()");
+    const auto r = w.sweep(utc(2035, 1, 1));  // long past expiry, but billing is not prepaid
+    EXPECT_EQ(r.suspended_stopped, 1);
+    EXPECT_EQ(r.expired, 0);
+    EXPECT_EQ(w.jobs("instance.power"), "reboot,stop");
+    EXPECT_EQ(w.column("expired_at"), "");
 }

@@ -7,6 +7,7 @@
 #include "coordinator/api/body.hpp"
 #include "coordinator/audit/audit_log.hpp"
 #include "coordinator/auth/sessions.hpp"
+#include "coordinator/instances/expiry_sweep.hpp"
 #include "coordinator/store/sql.hpp"
 
 #include <algorithm>
@@ -152,10 +153,15 @@ void apply_patch(pqxx::work& tx, std::int64_t id, const user_patch& p, std::int6
     }
     // A suspended account signs in nowhere: its sessions end now, and its access tokens and API
     // keys are refused from the next request on (the authenticator reads the status each time).
+    // Reactivating does not start its servers again: the customer or an operator does.
     if (p.status) {
         tx.exec_params("UPDATE users SET status = $2, updated_at = now() WHERE id = $1", id,
                        *p.status);
-        if (*p.status == "suspended") auth::close_all_sessions(tx, id);
+        if (*p.status == "suspended") {
+            auth::close_all_sessions(tx, id);
+            // ... and its servers stop now (the billing sweep stops any a busy job held back).
+            instances::stop_vms_of_suspended(tx, id);
+        }
     }
     if (p.set_role) {
         // The admin role is one of the system roles; other (custom) roles stay as assigned.
