@@ -37,4 +37,18 @@ std::int64_t prorata(std::int64_t paid, time_point period_start, time_point peri
     return static_cast<std::int64_t>(static_cast<__int128>(paid) * left / whole);
 }
 
+std::int64_t epoch_micros(time_point t) {
+    return duration_cast<microseconds>(t.time_since_epoch()).count();
+}
+
+time_point from_epoch_micros(std::int64_t us) { return time_point(microseconds(us)); }
+
+std::string sql_time(int param) {
+    return "('epoch'::timestamptz + $" + std::to_string(param) + " * interval '1 microsecond')";
+}
+
+std::string micros_of(const std::string& column) {
+    return "(extract(epoch FROM " + column + ") * 1000000)::bigint";
+}
+
 }  // namespace vpsfleet::billing

@@ -23,4 +23,12 @@ time_point add_interval(time_point from, const billing_interval& interval);
 std::int64_t prorata(std::int64_t paid, time_point period_start, time_point period_end,
                      time_point from);
 
+// Timestamps cross into SQL as integer microseconds since the epoch, so nothing is rounded:
+// epoch_micros(t) is the parameter, sql_time(n) the SQL reading parameter $n back as a
+// timestamptz, and micros_of(column) the SQL turning a timestamptz column into the integer.
+std::int64_t epoch_micros(time_point t);
+time_point from_epoch_micros(std::int64_t us);
+std::string sql_time(int param);
+std::string micros_of(const std::string& column);
+
 }  // namespace vpsfleet::billing

@@ -8,28 +8,6 @@
 
 namespace vpsfleet::billing {
 
-namespace {
-
-using std::chrono::microseconds;
-
-// Timestamps cross into SQL as integer microseconds since the epoch, so nothing is rounded.
-std::int64_t micros(time_point t) {
-    return std::chrono::duration_cast<microseconds>(t.time_since_epoch()).count();
-}
-
-time_point from_micros(std::int64_t us) { return time_point(microseconds(us)); }
-
-// SQL for the timestamp in integer-microseconds parameter $param.
-std::string at(int param) {
-    return "('epoch'::timestamptz + $" + std::to_string(param) + " * interval '1 microsecond')";
-}
-
-std::string micros_of(const std::string& column) {
-    return "(extract(epoch FROM " + column + ") * 1000000)::bigint";
-}
-
-}  // namespace
-
 period_price price_of_plan(pqxx::transaction_base& tx, std::int64_t plan_id) {
     const auto rows = tx.exec_params(
         "SELECT c.amount, c.currency, c.interval_amount, c.interval_type "
@@ -57,7 +35,7 @@ paid_period pay_period_from_credits(pqxx::work& tx, std::int64_t instance_id, ti
     const auto user_id = row[0].as<std::int64_t>();
     const period_price price = price_of_plan(tx, row[1].as<std::int64_t>());
     const time_point start =
-        row[2].is_null() ? now : std::max(now, from_micros(row[2].as<std::int64_t>()));
+        row[2].is_null() ? now : std::max(now, from_epoch_micros(row[2].as<std::int64_t>()));
     const time_point end = add_interval(start, price.interval);
     const auto account = open_account(tx, user_id, new_account_currency);
 
@@ -88,18 +66,18 @@ paid_period pay_period_from_credits(pqxx::work& tx, std::int64_t instance_id, ti
                   "INSERT INTO payments (uid, user_id, instance_id, purpose, method, amount, "
                   "currency, period_start, period_end, status, paid_at, external_id) "
                   "VALUES ($1, $2, $3, 'vm_renewal', 'credits', $4, $5, " +
-                      at(6) + ", " + at(7) + ", 'paid', now(), $8) RETURNING id",
-                  paid.payment_uid, user_id, instance_id, bill.total, price.currency, micros(start),
-                  micros(end), bill.number)[0]
+                      sql_time(6) + ", " + sql_time(7) + ", 'paid', now(), $8) RETURNING id",
+                  paid.payment_uid, user_id, instance_id, bill.total, price.currency,
+                  epoch_micros(start), epoch_micros(end), bill.number)[0]
                 .as<std::int64_t>();
         paid.balance_after = post(tx, {user_id, "charge", -bill.total, price.currency,
                                        note + " (" + bill.number + ")", instance_id, payment_id})
                                  .balance_after;
         mark_paid(tx, bill.id);
     }
-    tx.exec_params("UPDATE instances SET expires_at = " + at(2) +
+    tx.exec_params("UPDATE instances SET expires_at = " + sql_time(2) +
                        ", expiry_notified_at = NULL, expired_at = NULL WHERE id = $1",
-                   instance_id, micros(end));
+                   instance_id, epoch_micros(end));
     return paid;
 }
 
@@ -110,11 +88,12 @@ refund_quote quote_refund(pqxx::transaction_base& tx, std::int64_t instance_id, 
                             micros_of("period_start") + ", " + micros_of("period_end") +
                             " FROM payments WHERE instance_id = $1 AND status = 'paid' "
                             "AND purpose = 'vm_renewal' AND period_end > " +
-                            at(2) + " ORDER BY id",
-                        instance_id, micros(from))) {
-        const auto owed = prorata(r[1].as<std::int64_t>(), from_micros(r[4].as<std::int64_t>()),
-                                  from_micros(r[5].as<std::int64_t>()), from) -
-                          r[3].as<std::int64_t>();
+                            sql_time(2) + " ORDER BY id",
+                        instance_id, epoch_micros(from))) {
+        const auto owed =
+            prorata(r[1].as<std::int64_t>(), from_epoch_micros(r[4].as<std::int64_t>()),
+                    from_epoch_micros(r[5].as<std::int64_t>()), from) -
+            r[3].as<std::int64_t>();
         const auto currency = r[2].as<std::string>();
         if (owed <= 0) continue;
         if (!quote.currency.empty() && quote.currency != currency) {
@@ -151,8 +130,8 @@ std::optional<std::string> refund_to_credits(pqxx::work& tx, std::int64_t instan
     tx.exec_params(
         "UPDATE instances SET auto_renew = false, expires_at = CASE WHEN expires_at IS "
         "NULL OR expires_at > " +
-            at(2) + " THEN " + at(2) + " ELSE expires_at END WHERE id = $1",
-        instance_id, micros(from));
+            sql_time(2) + " THEN " + sql_time(2) + " ELSE expires_at END WHERE id = $1",
+        instance_id, epoch_micros(from));
     return entry_uid;
 }
 

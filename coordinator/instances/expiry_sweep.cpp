@@ -18,11 +18,7 @@ namespace {
 
 using std::chrono::microseconds;
 
-std::int64_t micros(billing::time_point t) {
-    return std::chrono::duration_cast<microseconds>(t.time_since_epoch()).count();
-}
-
-const std::string k_now = "('epoch'::timestamptz + $1 * interval '1 microsecond')";
+const std::string k_now = billing::sql_time(1);
 const std::string k_live = "i.deleted_at IS NULL AND i.status NOT IN ('deleting', 'deleted') ";
 
 // One VM a step may act on, read again under its row lock.
@@ -94,7 +90,7 @@ std::string period_words(const billing::billing_interval& i) {
 expiry_report sweep_expiry(pqxx::connection& conn, const expiry_settings& settings,
                            billing::time_point now_tp) {
     expiry_report report;
-    const std::int64_t now = micros(now_tp);
+    const std::int64_t now = billing::epoch_micros(now_tp);
     const auto us = [](std::chrono::milliseconds d) {
         return std::chrono::duration_cast<microseconds>(d).count();
     };
