@@ -97,7 +97,7 @@ void service::add_routes() {
     router_.add(
         verb::get, "/metrics",
         [this](http::request&, const http::path_params&) -> asio::awaitable<http::response> {
-            co_return metrics();
+            co_return co_await metrics();
         });
     api::customer::add_auth_routes(gateway_.customer(), api_services_);
     api::customer::add_account_routes(gateway_.customer(), api_services_);
@@ -195,29 +195,41 @@ asio::awaitable<void> service::migrate_until_done() {
     }
 }
 
-asio::awaitable<http::response> service::readyz() {
-    const int expected = static_cast<int>(store::embedded_migrations().size());
-    json body{{"status", "not ready"}};
+asio::awaitable<service::database_probe> service::probe_database() {
+    database_probe probe;
     try {
         auto count = [](pqxx::connection& conn) {
             return store::count_applied(conn, store::embedded_migrations());
         };
-        const int applied = co_await db_.run(count);
-        body["database"] = "ok";
-        body["migrations"] = {{"applied", applied}, {"expected", expected}};
-        if (migrated_ && applied == expected) {
-            db_up_.Set(1);
-            body["status"] = "ready";
-            co_return http::json_response(http::status::ok, body.dump());
-        }
+        probe.applied = co_await db_.run(count);
     } catch (const std::exception& e) {
-        body["database"] = std::string("unreachable: ") + e.what();
+        probe.error = e.what();
     }
-    db_up_.Set(0);
-    co_return http::json_response(http::status::service_unavailable, body.dump());
+    const auto expected = static_cast<int>(store::embedded_migrations().size());
+    db_up_.Set(migrated_ && probe.applied == expected ? 1 : 0);
+    co_return probe;
 }
 
-http::response service::metrics() {
+asio::awaitable<http::response> service::readyz() {
+    const int expected = static_cast<int>(store::embedded_migrations().size());
+    json body{{"status", "not ready"}};
+    const auto probe = co_await probe_database();
+    const auto& applied = probe.applied;
+    if (!applied) {
+        body["database"] = "unreachable: " + probe.error;
+        co_return http::json_response(http::status::service_unavailable, body.dump());
+    }
+    body["database"] = "ok";
+    body["migrations"] = {{"applied", *applied}, {"expected", expected}};
+    if (!migrated_ || *applied != expected)
+        co_return http::json_response(http::status::service_unavailable, body.dump());
+    body["status"] = "ready";
+    co_return http::json_response(http::status::ok, body.dump());
+}
+
+asio::awaitable<http::response> service::metrics() {
+    // db_up answers for the moment of the scrape, so the PostgreSQL-down alert needs no prober.
+    co_await probe_database();
     const auto s = db_.pool().stats();
     pool_gauges_.Add({{"state", "capacity"}}).Set(static_cast<double>(s.capacity));
     pool_gauges_.Add({{"state", "open"}}).Set(static_cast<double>(s.open));
@@ -229,7 +241,8 @@ http::response service::metrics() {
     if (failures > db_connect_failures_.Value()) {
         db_connect_failures_.Increment(failures - db_connect_failures_.Value());
     }
-    return http::text_response(http::status::ok, metrics::expose(registry_), metrics::content_type);
+    co_return http::text_response(http::status::ok, metrics::expose(registry_),
+                                  metrics::content_type);
 }
 
 }  // namespace vpsfleet::coordinator

@@ -19,6 +19,8 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 
 namespace vpsfleet::coordinator {
 
@@ -35,8 +37,14 @@ class service {
 
   private:
     boost::asio::awaitable<void> migrate_until_done();
+    struct database_probe {
+        std::optional<int> applied;  // migrations applied; empty when the database is unreachable
+        std::string error;
+    };
+    // Also sets vpsfleet_coordinator_db_up.
+    boost::asio::awaitable<database_probe> probe_database();
     boost::asio::awaitable<http::response> readyz();
-    http::response metrics();
+    boost::asio::awaitable<http::response> metrics();
     void add_routes();
     void add_job_handlers();
 

@@ -11,7 +11,10 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
 #include <fstream>
+#include <string>
+#include <thread>
 
 using namespace vpsfleet::testing;
 using namespace std::chrono_literals;
@@ -90,7 +93,18 @@ TEST(coordinator_daemon, readiness_follows_postgres_down_and_back_without_restar
     auto d = start_coordinator(pg.url(), "  connect_timeout: 1s\n");
     ASSERT_EQ(wait_for_status("127.0.0.1", d.port, "/readyz", 200, 20s).status, 200);
 
+    // db_up follows the database at each scrape, with nothing polling /readyz.
+    auto db_up_becomes = [&d](const char* value) {
+        const std::string line = std::string("\nvpsfleet_coordinator_db_up ") + value + "\n";
+        for (auto until = std::chrono::steady_clock::now() + 15s;
+             std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(100ms)) {
+            if (d.get("/metrics").body.find(line) != std::string::npos) return true;
+        }
+        return false;
+    };
+    EXPECT_TRUE(db_up_becomes("1"));
     pg.stop();
+    EXPECT_TRUE(db_up_becomes("0"));
     const auto down = wait_for_status("127.0.0.1", d.port, "/readyz", 503, 15s);
     EXPECT_EQ(down.status, 503);
     EXPECT_EQ(json::parse(down.body)["status"], "not ready");
@@ -108,6 +122,7 @@ TEST(coordinator_daemon, readiness_follows_postgres_down_and_back_without_restar
     EXPECT_GE(failures, 1.0) << "failed reconnects are counted";
 
     pg.start();
+    EXPECT_TRUE(db_up_becomes("1"));
     EXPECT_EQ(wait_for_status("127.0.0.1", d.port, "/readyz", 200, 20s).status, 200);
     EXPECT_EQ(d.terminate(5s), 0);
 }
