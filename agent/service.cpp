@@ -35,7 +35,9 @@ void service::start() {
     options.name = "vpsfleet-agent";
     options.body_limit = 64 * 1024;
     listener_ = std::make_shared<http::server>(io_, options, http_metrics_.instrument(router_));
-    listener_->listen(cfg_.metrics_listen.host, cfg_.metrics_listen.port);
+    // Port 0 picks a free port; hello reports the one bound, for Prometheus to find.
+    cfg_.metrics_listen.port =
+        listener_->listen(cfg_.metrics_listen.host, cfg_.metrics_listen.port).port();
     listener_->start();
     collector_.start();
     link_ = std::make_shared<link::link_client>(io_, cfg_, collector_, registry_);

@@ -19,6 +19,7 @@ void read(field_reader& r, hello& m) {
     });
     m.facts.capabilities = f.strings("capabilities");
     m.journal = r.optional_strings("journal");
+    m.metrics_listen = r.optional_string("metrics_listen");
 }
 
 json write(const hello& m) {
@@ -38,6 +39,7 @@ json write(const hello& m) {
                   {"disks", std::move(disks)},
                   {"capabilities", m.facts.capabilities}}}};
     if (!m.journal.empty()) out["journal"] = m.journal;
+    if (m.metrics_listen) out["metrics_listen"] = *m.metrics_listen;
     return out;
 }
 

@@ -45,6 +45,8 @@ struct hello {
     host_facts facts;
     // Command ids the agent has completed and remembers; omitted on the wire when empty.
     std::vector<std::string> journal;
+    // Where the agent serves /metrics ("host:port" as bound, "[v6]:port"), for Prometheus.
+    std::optional<std::string> metrics_listen;
     bool operator==(const hello&) const = default;
 };
 

@@ -87,6 +87,7 @@ protocol::hello make_hello(const agent_config& cfg, const std::optional<host_sna
         h.host_name = cfg.host_name.value_or("");
     }
     h.facts.capabilities = {"libvirt"};
+    h.metrics_listen = cfg.metrics_listen.to_string();
     return h;
 }
 

@@ -1,6 +1,7 @@
 #include "coordinator/fleet/agent_session.hpp"
 
 #include "common/build_info.hpp"
+#include "common/config_reader.hpp"
 #include "common/log.hpp"
 #include "coordinator/fleet/commands.hpp"
 #include "coordinator/fleet/enrollment.hpp"
@@ -215,10 +216,22 @@ asio::awaitable<void> agent_session::handle(const protocol::envelope& env) {
 
 asio::awaitable<void> agent_session::on_hello(const protocol::envelope& env,
                                               const protocol::hello& h) {
-    const std::string facts = facts_json(h.facts).dump();
-    auto record = [id = host_id_, facts, h, inst = ctx_.instance](pqxx::connection& c) {
-        mark_online(c, id, facts, h.facts.cpus, static_cast<std::int64_t>(h.facts.memory_bytes),
-                    h.agent_version, inst);
+    hello_record hello{.facts_json = facts_json(h.facts).dump(),
+                       .cpus = h.facts.cpus,
+                       .memory_bytes = static_cast<std::int64_t>(h.facts.memory_bytes),
+                       .agent_version = h.agent_version,
+                       .metrics_listen = std::nullopt};
+    if (h.metrics_listen) {
+        const auto at = vpsfleet::config::parse_endpoint(*h.metrics_listen);
+        if (at && at->port != 0 && !at->host.empty()) {
+            hello.metrics_listen = at->to_string();
+        } else {
+            log::warn("hello names an invalid metrics address",
+                      {{"host_id", host_id_}, {"metrics_listen", *h.metrics_listen}});
+        }
+    }
+    auto record = [id = host_id_, hello, inst = ctx_.instance](pqxx::connection& c) {
+        mark_online(c, id, hello, inst);
     };
     co_await ctx_.db.run(record);
     if (!greeted_) {

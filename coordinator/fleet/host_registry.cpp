@@ -15,8 +15,7 @@ access_snapshot load_access_snapshot(pqxx::connection& conn) {
     return out;
 }
 
-void mark_online(pqxx::connection& conn, std::int64_t host_id, const std::string& facts_json,
-                 std::int64_t cpus, std::int64_t memory_bytes, const std::string& agent_version,
+void mark_online(pqxx::connection& conn, std::int64_t host_id, const hello_record& hello,
                  const std::string& instance) {
     pqxx::work tx(conn);
     tx.exec_params(
@@ -25,8 +24,10 @@ void mark_online(pqxx::connection& conn, std::int64_t host_id, const std::string
         "END, "
         "cpu = CASE WHEN $3 > 0 THEN $3 ELSE cpu END, "
         "memory = CASE WHEN $3 > 0 THEN $4 ELSE memory END, agent_version = $5, "
-        "connected_instance = $6, last_seen_at = now(), updated_at = now() WHERE id = $1",
-        host_id, facts_json, cpus, memory_bytes, agent_version, instance);
+        "connected_instance = $6, metrics_listen = $7, last_seen_at = now(), updated_at = now() "
+        "WHERE id = $1",
+        host_id, hello.facts_json, hello.cpus, hello.memory_bytes, hello.agent_version, instance,
+        hello.metrics_listen);
     tx.commit();
 }
 

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -19,9 +20,16 @@ struct access_snapshot {
 };
 access_snapshot load_access_snapshot(pqxx::connection& conn);
 
+// What a hello says about its host.
+struct hello_record {
+    std::string facts_json;
+    std::int64_t cpus = 0;  // 0: the hypervisor is down; the last known facts stay
+    std::int64_t memory_bytes = 0;
+    std::string agent_version;
+    std::optional<std::string> metrics_listen;  // a valid "host:port", or none
+};
 // Records the hello: facts, agent version, state online, the instance holding the link.
-void mark_online(pqxx::connection& conn, std::int64_t host_id, const std::string& facts_json,
-                 std::int64_t cpus, std::int64_t memory_bytes, const std::string& agent_version,
+void mark_online(pqxx::connection& conn, std::int64_t host_id, const hello_record& hello,
                  const std::string& instance);
 // The link closed: release it unless another instance took the host meanwhile.
 void release_host(pqxx::connection& conn, std::int64_t host_id, const std::string& instance);

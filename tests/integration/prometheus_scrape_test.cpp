@@ -1,6 +1,7 @@
-// A real Prometheus (Debian's /usr/bin/prometheus) against a coordinator and an enrolled agent on
-// libvirt's test driver, finding both through the coordinator's http_sd route the way the shipped
-// scrape configuration does: `up` is 1 for each tier and the agent's per-VM series arrive.
+// A real Prometheus (Debian's /usr/bin/prometheus) against a coordinator and two enrolled agents on
+// libvirt's test driver, finding all three through the coordinator's http_sd route the way the
+// shipped scrape configuration does (each agent at the address its hello reported): `up` is 1
+// for each and the agents' per-VM series arrive.
 #include "tests/integration/api_fixture.hpp"
 #include "tests/integration/fleet_fixture.hpp"
 #include "tests/integration/test_helpers.hpp"
@@ -11,6 +12,9 @@
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <set>
+#include <string>
 
 using namespace vpsfleet::testing;
 using json = nlohmann::json;
@@ -62,15 +66,16 @@ TEST(prometheus_scrape, finds_and_scrapes_both_tiers_through_the_coordinators_ta
     const api_client api(fleet.coordinator().port);
     const auto ops = sign_up(api, "prometheus@example.com");
     grant_role(fleet.database_url(), ops.email, "read_only");
-    ASSERT_EQ(fleet.enroll("hv-prom", fleet.create_token()).status, 0);
-    auto agent = fleet.start_agent("hv-prom");
-    ASSERT_TRUE(fleet.wait_for_state("hv-prom", "online"));
-    // Where the agent's /metrics is: an operator sets the host's address when enrolling.
-    exec_sql(fleet.database_url(), "UPDATE hosts SET ip = '127.0.0.1' WHERE name = 'hv-prom'");
+    ASSERT_EQ(fleet.enroll("hv-prom-1", fleet.create_token()).status, 0);
+    ASSERT_EQ(fleet.enroll("hv-prom-2", fleet.create_token()).status, 0);
+    auto agent1 = fleet.start_agent("hv-prom-1");
+    auto agent2 = fleet.start_agent("hv-prom-2");
+    ASSERT_TRUE(fleet.wait_for_state("hv-prom-1", "online"));
+    ASSERT_TRUE(fleet.wait_for_state("hv-prom-2", "online"));
 
-    const std::string targets =
-        "http://127.0.0.1:" + std::to_string(fleet.coordinator().port) +
-        "/api/admin/v1/prometheus/targets?agent_port=" + std::to_string(agent.port);
+    // No address or port given: each agent is found where its hello said it listens.
+    const std::string targets = "http://127.0.0.1:" + std::to_string(fleet.coordinator().port) +
+                                "/api/admin/v1/prometheus/targets";
     const auto direct = api.call("GET", targets.substr(targets.find("/api/")), nullptr,
                                  api_client::bearer(ops.access_token));
     ASSERT_EQ(direct.status, 200) << direct.raw;
@@ -85,30 +90,35 @@ TEST(prometheus_scrape, finds_and_scrapes_both_tiers_through_the_coordinators_ta
     ASSERT_TRUE(prometheus.wait_for_line("Server is ready to receive web requests", 20s))
         << prometheus.collected_stderr();
 
-    const auto up_of = [&](const std::string& job) {
-        const auto result = instant_query(port, "up{job=\"" + job + "\"}");
-        return result.size() == 1 ? result[0]["value"][1].get<std::string>() : std::string();
+    // The number of targets of the job whose `up` is 1.
+    const auto up_count = [&](const std::string& job) {
+        return instant_query(port, "up{job=\"" + job + "\"} == 1").size();
     };
-    EXPECT_TRUE(eventually([&] { return up_of("vpsfleet-coordinator") == "1"; }, 15s))
+    EXPECT_TRUE(eventually([&] { return up_count("vpsfleet-coordinator") == 1; }, 15s))
         << prometheus.collected_stderr();
-    EXPECT_TRUE(eventually([&] { return up_of("vpsfleet-agent") == "1"; }, 15s))
+    EXPECT_TRUE(eventually([&] { return up_count("vpsfleet-agent") == 2; }, 15s))
         << prometheus.collected_stderr() << fleet.coordinator().process->collected_stderr();
-    const auto agent_up = instant_query(port, "up{job=\"vpsfleet-agent\"}");
-    ASSERT_EQ(agent_up.size(), 1u);
-    EXPECT_EQ(agent_up[0]["metric"]["host"], "hv-prom") << agent_up.dump();
-    EXPECT_EQ(agent_up[0]["metric"]["instance"], "127.0.0.1:" + std::to_string(agent.port));
+    std::map<std::string, std::string> instance_of;
+    for (const auto& s : instant_query(port, "up{job=\"vpsfleet-agent\"}"))
+        instance_of[s["metric"]["host"]] = s["metric"]["instance"];
+    EXPECT_EQ(instance_of["hv-prom-1"], "127.0.0.1:" + std::to_string(agent1.port));
+    EXPECT_EQ(instance_of["hv-prom-2"], "127.0.0.1:" + std::to_string(agent2.port));
 
-    // test:///default defines one running guest, "test".
-    json vm;
+    // test:///default defines one running guest, "test", on each host.
+    json vms;
     EXPECT_TRUE(eventually(
         [&] {
-            vm = instant_query(port, "vpsfleet_agent_vm_state{job=\"vpsfleet-agent\"}");
-            return !vm.empty();
+            vms = instant_query(port, "vpsfleet_agent_vm_state{job=\"vpsfleet-agent\"}");
+            return vms.size() == 2;
         },
-        10s));
-    ASSERT_FALSE(vm.empty());
-    EXPECT_EQ(vm[0]["metric"]["name"], "test") << vm.dump();
-    EXPECT_EQ(vm[0]["metric"]["host"], "hv-prom") << vm.dump();
-    EXPECT_FALSE(instant_query(port, "vpsfleet_coordinator_fleet_connected_agents == 1").empty())
+        10s))
+        << vms.dump();
+    std::set<std::string> hosts_with_vm;
+    for (const auto& vm : vms) {
+        EXPECT_EQ(vm["metric"]["name"], "test") << vm.dump();
+        hosts_with_vm.insert(vm["metric"]["host"].get<std::string>());
+    }
+    EXPECT_EQ(hosts_with_vm, (std::set<std::string>{"hv-prom-1", "hv-prom-2"}));
+    EXPECT_FALSE(instant_query(port, "vpsfleet_coordinator_fleet_connected_agents == 2").empty())
         << "the coordinator's own series, scraped from its REST listener";
 }

@@ -75,6 +75,17 @@ TEST(prometheus_targets, lists_this_coordinator_and_every_host_agent_in_http_sd_
     ASSERT_EQ(r.status, 200) << r.raw;
     EXPECT_EQ(group_of(r.body, "hv-v4")["targets"], json({"10.1.2.3:9101"}))
         << "agents serve /metrics on 9101 unless told otherwise";
+
+    // Once an agent's hello says where it listens, that wins over the route's port: a wildcard
+    // keeps the host's address, a specific address is used as it is.
+    exec_sql(w.db, "UPDATE hosts SET metrics_listen = '0.0.0.0:9300' WHERE name = 'hv-v4'");
+    exec_sql(w.db, "UPDATE hosts SET metrics_listen = '[::]:9301' WHERE name = 'hv-v6'");
+    exec_sql(w.db, "UPDATE hosts SET metrics_listen = '192.0.2.7:9302' WHERE name = 'hv-enrolled'");
+    r = w.call("GET", "/prometheus/targets?agent_port=9200");
+    ASSERT_EQ(r.status, 200) << r.raw;
+    EXPECT_EQ(group_of(r.body, "hv-v4")["targets"], json({"10.1.2.3:9300"})) << r.raw;
+    EXPECT_EQ(group_of(r.body, "hv-v6")["targets"], json({"[2001:db8::5]:9301"})) << r.raw;
+    EXPECT_EQ(group_of(r.body, "hv-enrolled")["targets"], json({"192.0.2.7:9302"})) << r.raw;
 }
 
 TEST(prometheus_targets, refuses_bad_ports_anonymous_callers_and_customers) {

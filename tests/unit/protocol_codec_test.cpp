@@ -24,7 +24,8 @@ std::vector<message> samples() {
                          std::numeric_limits<std::uint64_t>::max(),
                          {{"vda", 500'000'000'000, 120'000'000'000}, {"vdb", 1, 0}},
                          {"kvm", "snapshots"}},
-              {"cmd-1", "cmd-2"}},
+              {"cmd-1", "cmd-2"},
+              "[::1]:9101"},
         inventory{{{"6f1c7a1e-0000-4000-8000-000000000001", "vm-1", "running", "sha256:ab"},
                    {"6f1c7a1e-0000-4000-8000-000000000002", "vm-2", "shutoff", ""}}},
         metrics_batch{1'700'000'000'123,
@@ -137,8 +138,10 @@ TEST(protocol_codec, decodes_a_hand_written_command_result_error) {
 TEST(protocol_codec, omits_an_empty_journal_and_absent_optionals) {
     hello h = std::get<hello>(samples()[0]);
     h.journal.clear();
+    h.metrics_listen.reset();
     const std::string text = encode(make(h));
     EXPECT_EQ(text.find("journal"), std::string::npos) << text;
+    EXPECT_EQ(text.find("metrics_listen"), std::string::npos) << text;
     EXPECT_EQ(encode(make(event{"u", "started", "running", std::nullopt})).find("detail"),
               std::string::npos);
 }
@@ -406,6 +409,7 @@ TEST(protocol_codec, ignores_unknown_fields_in_body_and_envelope) {
     EXPECT_EQ(h.facts.memory_bytes, 8589934592u);
     EXPECT_EQ(h.facts.disks.at(0), (disk_fact{"vda", 10, 5}));
     EXPECT_TRUE(h.journal.empty());
+    EXPECT_FALSE(h.metrics_listen);
 }
 
 TEST(protocol_codec, makes_unique_uuid_v4_ids) {
