@@ -11,6 +11,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
 #include <nlohmann/json.hpp>
 
 namespace vpsfleet::http {
@@ -112,6 +113,38 @@ asio::awaitable<response> server::dispatch(request& req) {
     co_return options_.make_error(status::internal_server_error, "internal error");
 }
 
+asio::awaitable<upgrade_answer> server::dispatch_upgrade(request& req) {
+    try {
+        co_return co_await options_.on_upgrade(req);
+    } catch (const std::exception& e) {
+        log::error("upgrade handler failed", {{"server", options_.name},
+                                              {"target", std::string(req.target())},
+                                              {"error", e.what()}});
+    }
+    co_return upgrade_answer{options_.make_error(status::internal_server_error, "internal error"),
+                             nullptr};
+}
+
+asio::awaitable<void> server::run_websocket(std::shared_ptr<connection> conn, request& req,
+                                            upgrade_answer answer) {
+    conn->stream.expires_never();
+    websocket_stream ws(std::move(conn->stream));
+    ws.set_option(beast::websocket::stream_base::decorator(
+        [extra = std::move(answer.res), name = options_.name](beast::websocket::response_type& r) {
+            for (const auto& field : extra) {
+                if (field.name() == beast::http::field::content_length ||
+                    field.name() == beast::http::field::content_type)
+                    continue;
+                r.set(field.name_string(), field.value());
+            }
+            r.set(beast::http::field::server, name);
+        }));
+    beast::error_code ec;
+    co_await ws.async_accept(req, asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return;
+    co_await answer.session(std::move(ws));
+}
+
 asio::awaitable<void> server::serve(std::shared_ptr<connection> conn) {
     beast::flat_buffer buffer;
     bool first = true;
@@ -154,7 +187,16 @@ asio::awaitable<void> server::serve(std::shared_ptr<connection> conn) {
             request req = parser.release();
             req.set(peer_address_field, peer_address(conn->stream));
             keep_alive = req.keep_alive();
-            res = co_await dispatch(req);
+            if (options_.on_upgrade && beast::websocket::is_upgrade(req)) {
+                auto answer = co_await dispatch_upgrade(req);
+                if (answer.session && answer.res.result() == status::switching_protocols) {
+                    co_await run_websocket(conn, req, std::move(answer));
+                    co_return;
+                }
+                res = std::move(answer.res);
+            } else {
+                res = co_await dispatch(req);
+            }
             res.version(req.version());
         }
         keep_alive = keep_alive && !stopping_;

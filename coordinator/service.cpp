@@ -6,6 +6,7 @@
 #include "coordinator/api/admin/business_routes.hpp"
 #include "coordinator/api/admin/fleet_routes.hpp"
 #include "coordinator/api/admin/ipam_routes.hpp"
+#include "coordinator/api/admin/job_routes.hpp"
 #include "coordinator/api/admin/prometheus_routes.hpp"
 #include "coordinator/api/admin/role_routes.hpp"
 #include "coordinator/api/customer/account_keys_routes.hpp"
@@ -67,6 +68,8 @@ service::service(asio::io_context& io, coordinator_config cfg)
     job_options.workers = cfg_.jobs.workers;
     job_options.lease_time = cfg_.jobs.lease;
     jobs_ = std::make_unique<jobs::job_runner>(job_options);
+    job_watch_ = std::make_unique<jobs::job_watch>(db_.pool().conninfo());
+    api_services_.job_watch = job_watch_.get();
     add_job_handlers();
     if (cfg_.mail) mail_ = std::make_unique<mail::mail_sender>(db_.pool().conninfo(), *cfg_.mail);
     if (const auto& stripe = cfg_.billing.stripe) {
@@ -123,6 +126,7 @@ void service::add_routes() {
     api::admin::add_drift_routes(gateway_.admin(), api_services_);
     api::admin::add_join_token_routes(gateway_.admin(), api_services_);
     api::admin::add_prometheus_routes(gateway_.admin(), api_services_);
+    api::admin::add_job_routes(gateway_.admin(), api_services_);
 }
 
 void service::add_job_handlers() {
@@ -139,9 +143,11 @@ void service::start() {
     options.body_limit = cfg_.http.body_limit;
     options.read_timeout = cfg_.http.read_timeout;
     options.idle_timeout = cfg_.http.idle_timeout;
+    options.on_upgrade = gateway_.upgrade_handler();
     rest_ = std::make_shared<http::server>(io_, options, gateway_.handler());
     rest_->listen(cfg_.http.listen.host, cfg_.http.listen.port);
     rest_->start();
+    job_watch_->start();
     fleet_.start();
     if (mail_) {
         mail_->start();
@@ -155,6 +161,7 @@ void service::stop() {
     stopping_ = true;
     retry_timer_.cancel();
     if (rest_) rest_->stop();
+    job_watch_->stop();
     fleet_.stop();
     if (mail_) mail_->stop();
     if (expiry_) expiry_->stop();

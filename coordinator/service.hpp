@@ -11,6 +11,7 @@
 #include "coordinator/fleet/fleet_service.hpp"
 #include "coordinator/instances/expiry_runner.hpp"
 #include "coordinator/jobs/job_runner.hpp"
+#include "coordinator/jobs/job_watch.hpp"
 #include "coordinator/mail/mail_sender.hpp"
 #include "coordinator/store/database.hpp"
 
@@ -63,6 +64,7 @@ class service {
     std::shared_ptr<http::server> rest_;
     fleet::fleet_service fleet_;
     std::unique_ptr<jobs::job_runner> jobs_;               // started once the schema is ready
+    std::unique_ptr<jobs::job_watch> job_watch_;           // for the job feedback WebSocket
     std::unique_ptr<mail::mail_sender> mail_;              // null when mail is not configured
     std::unique_ptr<instances::expiry_runner> expiry_;     // the billing sweep
     std::unique_ptr<billing::payment_provider> payments_;  // null without billing.stripe

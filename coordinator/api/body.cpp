@@ -101,6 +101,26 @@ std::optional<std::string> query_param(const http::request& req, std::string_vie
     return std::nullopt;
 }
 
+std::string without_query_param(std::string_view target, std::string_view name) {
+    const auto q = target.find('?');
+    if (q == std::string_view::npos) return std::string(target);
+    std::string out(target.substr(0, q));
+    std::string_view rest = target.substr(q + 1);
+    char separator = '?';
+    while (!rest.empty()) {
+        const auto amp = rest.find('&');
+        const auto pair = rest.substr(0, amp);
+        if (percent_decode(pair.substr(0, pair.find('='))) != name) {
+            out += separator;
+            out += pair;
+            separator = '&';
+        }
+        if (amp == std::string_view::npos) break;
+        rest = rest.substr(amp + 1);
+    }
+    return out;
+}
+
 page_request page_params(const http::request& req, std::int64_t default_limit,
                          std::int64_t max_limit) {
     page_request page{default_limit, 0};

@@ -22,6 +22,8 @@ std::optional<bool> optional_bool(const nlohmann::json& body, const std::string&
 
 // A query parameter, percent-decoded.
 std::optional<std::string> query_param(const http::request& req, std::string_view name);
+// The target with every `name` parameter taken out of its query string.
+std::string without_query_param(std::string_view target, std::string_view name);
 // limit/offset with the admin API's defaults and cap (default 50, max 100).
 struct page_request {
     std::int64_t limit = 50;

@@ -1,6 +1,7 @@
 #pragma once
 // What a handler knows about the request beyond HTTP: which API it came through, its request
-// id, the caller's address and identity.
+// id, the caller's address and identity; and, from a handler accepting a WebSocket, its session.
+#include "common/http_server.hpp"
 #include "coordinator/api/shapes.hpp"
 #include "coordinator/auth/principal.hpp"
 
@@ -13,6 +14,8 @@ struct call {
     std::string request_id;
     std::string client_ip;
     auth::principal who;
+    // Set with a 101 response by a route that accepts a WebSocket upgrade.
+    http::websocket_session websocket;
 };
 
 }  // namespace vpsfleet::api

@@ -3,10 +3,13 @@
 #include "common/log.hpp"
 #include "common/secrets.hpp"
 #include "coordinator/api/api_error.hpp"
+#include "coordinator/api/body.hpp"
 #include "coordinator/api/idempotency.hpp"
 #include "coordinator/auth/auth_failure.hpp"
 #include "coordinator/auth/authenticator.hpp"
 #include "coordinator/store/connection_pool.hpp"
+
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -46,9 +49,22 @@ http::handler gateway::handler() {
     return [this](http::request& req) { return handle(req); };
 }
 
+http::upgrade_handler gateway::upgrade_handler() {
+    return [this](http::request& req) -> asio::awaitable<http::upgrade_answer> {
+        call c;
+        http::response res = co_await handle(req, c);
+        if (res.result() != http::status::switching_protocols) c.websocket = nullptr;
+        co_return http::upgrade_answer{std::move(res), std::move(c.websocket)};
+    };
+}
+
 asio::awaitable<http::response> gateway::handle(http::request& req) {
-    const auto started = std::chrono::steady_clock::now();
     call c;
+    co_return co_await handle(req, c);
+}
+
+asio::awaitable<http::response> gateway::handle(http::request& req, call& c) {
+    const auto started = std::chrono::steady_clock::now();
     c.api = flavor_of(http::target_path(req));
     c.client_ip = header(req, http::peer_address_field);
     const std::string given_id = header(req, "X-Request-Id");
@@ -123,15 +139,24 @@ asio::awaitable<http::response> gateway::handle(http::request& req) {
 }
 
 asio::awaitable<void> gateway::identify(const http::request& req, call& c) {
-    const std::string authorization = header(req, "Authorization");
+    std::string authorization = header(req, "Authorization");
+    std::string target(req.target());
+    if (authorization.empty() && c.api == flavor::admin &&
+        boost::beast::websocket::is_upgrade(req)) {
+        if (const auto credential = query_param(req, "auth")) {
+            // Access tokens have dots; base64 (a NIP-98 event) has none.
+            const bool token = credential->find('.') != std::string::npos;
+            authorization = (token ? "Bearer " : "Nostr ") + *credential;
+            target = without_query_param(target, "auth");
+        }
+    }
     if (authorization.empty()) co_return;
     auth::key_ring& keys = keys_;
     std::string base = cfg_.public_url;
     while (!base.empty() && base.back() == '/') base.pop_back();
     const auto method = req.method_string();
-    const auto target = req.target();
-    const auth::request_facts facts{std::string_view(method.data(), method.size()),
-                                    base + std::string(target.data(), target.size()), req.body()};
+    const auth::request_facts facts{std::string_view(method.data(), method.size()), base + target,
+                                    req.body()};
     auto resolve = [&keys, &authorization, &facts](pqxx::connection& conn) {
         return auth::authenticate(conn, keys.signer(conn), authorization, facts);
     };

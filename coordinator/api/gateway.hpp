@@ -24,8 +24,14 @@ class gateway {
 
     boost::asio::awaitable<http::response> handle(http::request& req);
     http::handler handler();
+    // WebSocket upgrades take the same way (auth, rate limits, routes, logs); a route accepting
+    // one answers 101 and leaves its session in the call. Browsers cannot set headers on a
+    // WebSocket, so an admin upgrade may carry its credential in `?auth=`: a NIP-98 event
+    // (base64, signed for the URL without `auth`) or an access token.
+    http::upgrade_handler upgrade_handler();
 
   private:
+    boost::asio::awaitable<http::response> handle(http::request& req, call& c);
     boost::asio::awaitable<http::response> route(http::request& req, std::string& matched, call& c);
     boost::asio::awaitable<http::response> route_idempotent(http::request& req,
                                                             std::string& matched, call& c);

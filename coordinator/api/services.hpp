@@ -5,6 +5,10 @@
 #include "coordinator/config.hpp"
 #include "coordinator/store/database.hpp"
 
+namespace vpsfleet::jobs {
+class job_watch;
+}
+
 namespace vpsfleet::api {
 
 struct services {
@@ -14,6 +18,8 @@ struct services {
     const coordinator::billing_config& billing;
     // Card payments; null when billing.stripe is not configured.
     billing::payment_provider* payments = nullptr;
+    // Live job events (the admin feedback WebSocket); null where jobs are not watched.
+    jobs::job_watch* job_watch = nullptr;
 };
 
 }  // namespace vpsfleet::api

@@ -77,7 +77,9 @@ job_watch::subscription job_watch::follow(std::int64_t job_id, std::int64_t afte
 job_watch::subscription job_watch::follow_all(callback cb) {
     std::lock_guard lock(mutex_);
     const auto id = next_id_++;
-    subscribers_[id] = std::make_shared<subscriber>(subscriber{0, 0, std::move(cb)});
+    // The margin covers clock skew between this host and the database's.
+    const auto since = std::chrono::system_clock::now() - std::chrono::seconds(2);
+    subscribers_[id] = std::make_shared<subscriber>(subscriber{0, 0, std::move(cb), since});
     ++global_subscribers_;
     return subscription(this, id);
 }
@@ -165,15 +167,15 @@ void job_watch::deliver(pqxx::connection& conn, std::int64_t job_id) {
     }
     if (!global) global_seen_.clear();
     if (targets.empty()) return;
+    // A job the global feed has not seen yet is read whole; each global subscriber then takes
+    // the events recorded since it subscribed.
     std::int64_t global_after = 0;
+    bool first_seen = false;
     if (global) {
         if (auto it = global_seen_.find(job_id); it != global_seen_.end()) {
             global_after = it->second;
         } else {
-            const auto rows = pqxx::read_transaction(conn).exec_params(
-                "SELECT last_event_seq FROM jobs WHERE id = $1", job_id);
-            if (rows.empty()) return;
-            global_after = std::max<std::int64_t>(0, rows[0][0].as<std::int64_t>() - 1);
+            first_seen = true;
         }
         from = std::min(from, global_after);
     }
@@ -184,8 +186,10 @@ void job_watch::deliver(pqxx::connection& conn, std::int64_t job_id) {
         const bool is_global = t->job_id == 0;
         const auto after = is_global ? global_after : t->after;
         std::vector<job_event> batch;
-        for (const auto& ev : events)
-            if (ev.seq > after) batch.push_back(ev);
+        for (const auto& ev : events) {
+            if (ev.seq > after && !(is_global && first_seen && ev.at < t->since))
+                batch.push_back(ev);
+        }
         if (batch.empty()) continue;
         if (!is_global) t->after = batch.back().seq;
         if (!t->cb) continue;  // unsubscribed by an earlier callback

@@ -62,8 +62,9 @@ class job_watch {
 
     // Every event of one job after `after_seq` (0: all of them).
     [[nodiscard]] subscription follow(std::int64_t job_id, std::int64_t after_seq, callback cb);
-    // Events of every job, for a global feed: from the event that first drew the watch's
-    // attention to a job (a job created while watching is seen from its `queued` event).
+    // Events of every job, for a global feed: every event recorded since the subscription began
+    // (by the database's clock, give or take a couple of seconds of skew), so a job created while
+    // watching is seen whole, from its `queued` event.
     [[nodiscard]] subscription follow_all(callback cb);
 
   private:
@@ -71,6 +72,7 @@ class job_watch {
         std::int64_t job_id = 0;  // 0: every job
         std::int64_t after = 0;
         callback cb;
+        time_point since{};  // every job: events recorded from then on
     };
 
     void unsubscribe(std::uint64_t id);

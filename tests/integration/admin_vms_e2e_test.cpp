@@ -1,10 +1,11 @@
 // The admin API's VM power actions on real parts: a coordinator, PostgreSQL and an enrolled agent
 // on libvirt's test:/// driver. A customer's VM, running on the host, is stopped and started
 // again by an operator; the host's own inventory shows each change, and the VM's history names
-// the operator.
+// the operator; the job feedback WebSocket follows the start job from Started to Completed.
 #include "tests/integration/api_fixture.hpp"
 #include "tests/integration/fleet_fixture.hpp"
 #include "tests/integration/test_helpers.hpp"
+#include "tests/support/ws_test_client.hpp"
 
 #include <gtest/gtest.h>
 
@@ -84,10 +85,48 @@ TEST(admin_vms_e2e, an_operator_stops_and_starts_a_customers_vm_on_its_host) {
     EXPECT_EQ(stopped["initiated_by_user_email"], "ops@example.com");
     EXPECT_NE(stopped["description"].get<std::string>().find(stop_job), std::string::npos);
 
+    // The job feedback WebSocket, for every job, sees the operator's start from its beginning.
+    ws_test_client all_jobs;
+    ASSERT_EQ(all_jobs.connect_plain(fleet.coordinator().port, "/api/admin/v1/jobs/feedback?auth=" +
+                                                                   operator_account.access_token),
+              "");
+    ASSERT_TRUE(all_jobs.receive());  // connected
     r = admin("POST", path + "/start");
     ASSERT_EQ(r.status, 200) << r.raw;
+    const std::string start_job = r.body["data"]["job_id"];
     EXPECT_TRUE(eventually([&] { return query_text(url, domain_state) == "running"; }))
         << query_text(url, domain_state);
+    // Connected after the fact, the job's own feed still tells its whole story.
+    ws_test_client one_job;
+    ASSERT_EQ(one_job.connect_plain(fleet.coordinator().port,
+                                    "/api/admin/v1/jobs/feedback?job_id=" + start_job +
+                                        "&auth=" + operator_account.access_token),
+              "");
+    ASSERT_TRUE(one_job.receive());  // connected
+    for (auto* feed : {&one_job, &all_jobs}) {
+        std::vector<json> statuses;
+        while (const auto message = feed->receive(std::chrono::seconds(10))) {
+            const json m = json::parse(*message);
+            ASSERT_EQ(m["type"], "job_feedback") << m.dump();
+            const json& f = m["feedback"];
+            if (f["job_id"] != start_job) continue;  // the global feed carries others too
+            EXPECT_EQ(f["job_type"], "StartVm") << f.dump();
+            EXPECT_FALSE(f["worker_id"].get<std::string>().empty()) << f.dump();
+            EXPECT_EQ(f["timestamp"].get<std::string>().size(), 20u) << f.dump();
+            statuses.push_back(f["status"]);
+            if (f["status"].contains("Completed") || f["status"].contains("Failed")) break;
+        }
+        ASSERT_GE(statuses.size(), 2u);
+        EXPECT_EQ(statuses.front(), "Started");
+        EXPECT_TRUE(statuses.back().contains("Completed")) << statuses.back().dump();
+        for (std::size_t i = 1; i + 1 < statuses.size(); ++i)
+            EXPECT_TRUE(statuses[i].contains("Progress")) << statuses[i].dump();
+    }
+    r = admin("GET", "/jobs/" + start_job);
+    ASSERT_EQ(r.status, 200) << r.raw;
+    EXPECT_EQ(r.body["data"]["state"], "completed");
+    EXPECT_EQ(r.body["data"]["job_type"], "StartVm");
+    EXPECT_EQ(r.body["data"]["created_by_user_id"].dump(), operator_id);
     EXPECT_TRUE(eventually([&] { return state_is("running"); })) << admin("GET", path).raw;
 
     // Newest first: started and stopped by the operator, started and created for the customer.

@@ -455,6 +455,7 @@ TEST(jobs, a_global_watcher_sees_jobs_it_did_not_know_about) {
         return !seen.empty() && seen.back().type == "cancelled";
     }));
     std::lock_guard lock(mutex);
+    EXPECT_EQ(seen.front().type, "queued") << "a job created while watching is seen whole";
     EXPECT_EQ(seen.back().job_id, j.id);
     EXPECT_EQ(seen.back().data["reason"], "not today");
 }

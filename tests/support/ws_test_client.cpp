@@ -18,6 +18,7 @@ struct ws_test_client::impl {
     asio::io_context io;
     asio::ssl::context tls{asio::ssl::context::tls_client};
     std::unique_ptr<websocket::stream<beast::ssl_stream<beast::tcp_stream>>> ws;
+    std::unique_ptr<websocket::stream<beast::tcp_stream>> plain;
     beast::flat_buffer buffer;
     std::optional<int> close_code;
 
@@ -31,6 +32,12 @@ struct ws_test_client::impl {
             if (io.stopped()) io.restart();
         }
         return true;
+    }
+
+    // Calls f with whichever stream is connected.
+    template <class F>
+    auto with_stream(F f) {
+        return plain ? f(*plain) : f(*ws);
     }
 };
 
@@ -77,13 +84,47 @@ std::string ws_test_client::connect(std::uint16_t port, const tls_identity& iden
     return failure;
 }
 
+std::string ws_test_client::connect_plain(std::uint16_t port, const std::string& target,
+                                          std::chrono::milliseconds timeout) {
+    impl_->plain = std::make_unique<websocket::stream<beast::tcp_stream>>(impl_->io);
+    auto& ws = *impl_->plain;
+    beast::get_lowest_layer(ws).expires_after(timeout);
+    std::string failure;
+    bool finished = false;
+    websocket::response_type refusal;
+    const asio::ip::tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
+    beast::get_lowest_layer(ws).async_connect(ep, [&](beast::error_code ec) {
+        if (ec) {
+            failure = "connect: " + ec.message();
+            finished = true;
+            return;
+        }
+        ws.async_handshake(
+            refusal, "127.0.0.1:" + std::to_string(port), target, [&](beast::error_code ec) {
+                if (ec == websocket::error::upgrade_declined) {
+                    failure =
+                        "status " + std::to_string(refusal.result_int()) + ": " + refusal.body();
+                } else if (ec) {
+                    failure = "websocket: " + ec.message();
+                }
+                finished = true;
+            });
+    });
+    if (!impl_->run_until([&] { return finished; }, timeout + std::chrono::seconds(1)))
+        return "timeout";
+    beast::get_lowest_layer(ws).expires_never();
+    return failure;
+}
+
 bool ws_test_client::send(const std::string& text) {
     bool finished = false;
     beast::error_code result;
-    impl_->ws->text(true);
-    impl_->ws->async_write(asio::buffer(text), [&](beast::error_code ec, std::size_t) {
-        result = ec;
-        finished = true;
+    impl_->with_stream([&](auto& ws) {
+        ws.text(true);
+        ws.async_write(asio::buffer(text), [&](beast::error_code ec, std::size_t) {
+            result = ec;
+            finished = true;
+        });
     });
     return impl_->run_until([&] { return finished; }, std::chrono::seconds(10)) && !result;
 }
@@ -92,17 +133,20 @@ std::optional<std::string> ws_test_client::receive(std::chrono::milliseconds tim
     bool finished = false;
     beast::error_code result;
     impl_->buffer.consume(impl_->buffer.size());
-    impl_->ws->async_read(impl_->buffer, [&](beast::error_code ec, std::size_t) {
-        result = ec;
-        finished = true;
+    impl_->with_stream([&](auto& ws) {
+        ws.async_read(impl_->buffer, [&](beast::error_code ec, std::size_t) {
+            result = ec;
+            finished = true;
+        });
     });
     if (!impl_->run_until([&] { return finished; }, timeout)) {
-        beast::get_lowest_layer(*impl_->ws).cancel();
+        impl_->with_stream([](auto& ws) { beast::get_lowest_layer(ws).cancel(); });
         impl_->run_until([&] { return finished; }, std::chrono::seconds(5));
         return std::nullopt;
     }
     if (result) {
-        if (result == websocket::error::closed) impl_->close_code = impl_->ws->reason().code;
+        if (result == websocket::error::closed)
+            impl_->close_code = impl_->with_stream([](auto& ws) { return ws.reason().code; });
         return std::nullopt;
     }
     return beast::buffers_to_string(impl_->buffer.data());

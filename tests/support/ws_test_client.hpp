@@ -1,6 +1,7 @@
 #pragma once
-// A WebSocket-over-TLS client for tests that speak the fleet protocol by hand: it connects with a
-// given client certificate (or none), sends raw text frames and reads replies with timeouts.
+// A WebSocket client for tests: over TLS with a given client certificate (or none) to speak the
+// fleet protocol by hand, or over plain TCP to any target (the admin API's WebSockets); it sends
+// raw text frames and reads replies with timeouts.
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -23,6 +24,9 @@ class ws_test_client {
     // Empty string on success, else what failed (TLS handshake, HTTP status of the upgrade, ...).
     std::string connect(std::uint16_t port, const tls_identity& identity,
                         std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    // Plain ws:// to 127.0.0.1:port and `target`. A refused upgrade reads "status <code>: <body>".
+    std::string connect_plain(std::uint16_t port, const std::string& target,
+                              std::chrono::milliseconds timeout = std::chrono::seconds(10));
     bool send(const std::string& text);
     // The next text frame, or nullopt when the link closed or nothing came in time.
     std::optional<std::string> receive(
