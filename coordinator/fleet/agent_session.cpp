@@ -40,6 +40,10 @@ std::int64_t unix_ms(std::chrono::system_clock::time_point t) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
+// Read in small pieces: each of thousands of idle links keeps what its buffer grew to.
+constexpr std::size_t k_read_chunk = 4 * 1024;
+constexpr std::size_t k_kept_buffer = 16 * 1024;
+
 }  // namespace
 
 agent_session::agent_session(ws_stream ws, std::int64_t host_id, std::string serial,
@@ -120,7 +124,7 @@ asio::awaitable<void> agent_session::run() {
         // errors hide the reason and the agent never learns why it was cut off.
         bool too_large = false;
         do {
-            co_await ws_.async_read_some(buffer, 64 * 1024,
+            co_await ws_.async_read_some(buffer, k_read_chunk,
                                          asio::redirect_error(use_awaitable, ec));
             too_large = !ec && buffer.size() > ctx_.cfg.max_frame_bytes;
         } while (!ec && !too_large && !ws_.is_message_done());
@@ -132,7 +136,7 @@ asio::awaitable<void> agent_session::run() {
             // Drain until the agent answers the close (or the idle timeout gives up on it).
             for (;;) {
                 buffer.consume(buffer.size());
-                co_await ws_.async_read_some(buffer, 64 * 1024,
+                co_await ws_.async_read_some(buffer, k_read_chunk,
                                              asio::redirect_error(use_awaitable, ec));
                 if (ec) break;
             }
@@ -146,6 +150,8 @@ asio::awaitable<void> agent_session::run() {
         }
         const std::string text = beast::buffers_to_string(buffer.data());
         buffer.consume(buffer.size());
+        // One large message must not pin its buffer for the life of the link.
+        if (buffer.capacity() > k_kept_buffer) buffer.shrink_to_fit();
         auto decoded = protocol::decode(text);
         if (auto* failure = std::get_if<protocol::decode_failure>(&decoded)) {
             ctx_.metrics.message("in", "invalid");
@@ -236,10 +242,9 @@ asio::awaitable<void> agent_session::on_hello(const protocol::envelope& env,
     co_await ctx_.db.run(record);
     if (!greeted_) {
         // A second link for the same host replaces the first (the agent reconnected).
-        for (const auto& other : ctx_.sessions()) {
-            if (other->host_id() == host_id_ && other.get() != this) other->close("replaced");
-        }
-        ctx_.attach(host_id_, shared_from_this());
+        // Looked up by host id: a storm of hellos must not walk every session each.
+        if (const auto previous = ctx_.attach(host_id_, shared_from_this()))
+            previous->close("replaced");
         greeted_ = true;
     }
     send(protocol::welcome{std::to_string(host_id_),

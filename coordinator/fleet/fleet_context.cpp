@@ -2,9 +2,13 @@
 
 namespace vpsfleet::fleet {
 
-void fleet_context::attach(std::int64_t host_id, const std::shared_ptr<agent_session>& session) {
+std::shared_ptr<agent_session> fleet_context::attach(
+    std::int64_t host_id, const std::shared_ptr<agent_session>& session) {
     std::lock_guard lock(mutex_);
-    sessions_[host_id] = session;
+    auto& slot = sessions_[host_id];
+    auto previous = slot.lock();
+    slot = session;
+    return previous == session ? nullptr : previous;
 }
 
 void fleet_context::detach(std::int64_t host_id, const agent_session* session) {

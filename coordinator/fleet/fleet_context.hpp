@@ -30,8 +30,9 @@ struct fleet_context {
     fleet_metrics& metrics;
     std::string instance;  // identifies this coordinator process in hosts.connected_instance
 
-    // Sessions held by this instance, by host id.
-    void attach(std::int64_t host_id, const std::shared_ptr<agent_session>& session);
+    // Sessions held by this instance, by host id. attach returns the session it replaced, if any.
+    std::shared_ptr<agent_session> attach(std::int64_t host_id,
+                                          const std::shared_ptr<agent_session>& session);
     void detach(std::int64_t host_id, const agent_session* session);
     std::vector<std::shared_ptr<agent_session>> sessions() const;
 

@@ -74,6 +74,8 @@ bhttp::response<bhttp::string_body> refusal(bhttp::status status, const std::str
 fleet_listener::fleet_listener(asio::io_context& io, fleet_context& ctx)
     : io_(io), ctx_(ctx), tls_(asio::ssl::context::tls_server), acceptor_(io) {
     SSL_CTX_set_min_proto_version(tls_.native_handle(), TLS1_3_VERSION);
+    // Idle links (most of them, between heartbeats) give their TLS record buffers back.
+    SSL_CTX_set_mode(tls_.native_handle(), SSL_MODE_RELEASE_BUFFERS);
     const auto identity = issue_listener_identity(ctx_.ca, ctx_.cfg);
     tls_.use_certificate_chain(asio::buffer(identity.certificate_pem));
     tls_.use_private_key(asio::buffer(identity.private_key_pem), asio::ssl::context::pem);
