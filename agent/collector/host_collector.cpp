@@ -29,10 +29,22 @@ host_collector::host_collector(asio::io_context& io, prometheus::Registry& regis
 host_collector::host_collector(asio::io_context& io, prometheus::Registry& registry,
                                const agent_config& cfg,
                                std::unique_ptr<driver::hypervisor> hypervisor)
+    : host_collector(io, registry, cfg, std::move(hypervisor), nullptr) {}
+
+host_collector::host_collector(asio::io_context& io, prometheus::Registry& registry,
+                               const agent_config& cfg,
+                               std::unique_ptr<driver::hypervisor> hypervisor,
+                               asio::thread_pool& shared_workers)
+    : host_collector(io, registry, cfg, std::move(hypervisor), &shared_workers) {}
+
+host_collector::host_collector(asio::io_context& io, prometheus::Registry& registry,
+                               const agent_config& cfg,
+                               std::unique_ptr<driver::hypervisor> hypervisor,
+                               asio::thread_pool* shared_workers)
     : io_(io),
       cfg_(cfg),
       timer_(io),
-      pool_(std::move(hypervisor), k_worker_threads),
+      pool_(std::move(hypervisor), k_worker_threads, shared_workers),
       up_gauge_(prometheus::BuildGauge()
                     .Name("vpsfleet_agent_hypervisor_up")
                     .Help("1 when the last sample reached the hypervisor, else 0")

@@ -14,6 +14,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
 #include <functional>
@@ -39,6 +40,11 @@ class host_collector {
     // With a driver of the caller's choosing.
     host_collector(boost::asio::io_context& io, prometheus::Registry& registry,
                    const agent_config& cfg, std::unique_ptr<driver::hypervisor> hypervisor);
+    // With driver calls run on `shared_workers` instead of a pool of its own (the fleet
+    // simulator); `shared_workers` must be stopped and joined before this collector is destroyed.
+    host_collector(boost::asio::io_context& io, prometheus::Registry& registry,
+                   const agent_config& cfg, std::unique_ptr<driver::hypervisor> hypervisor,
+                   boost::asio::thread_pool& shared_workers);
     ~host_collector();
 
     void start();
@@ -55,6 +61,9 @@ class host_collector {
     std::optional<host_snapshot> latest() const;
 
   private:
+    host_collector(boost::asio::io_context& io, prometheus::Registry& registry,
+                   const agent_config& cfg, std::unique_ptr<driver::hypervisor> hypervisor,
+                   boost::asio::thread_pool* shared_workers);
     struct sample_result {
         host_snapshot snapshot;
         std::optional<driver::stats_sample> stats;  // a failure here does not hide the inventory

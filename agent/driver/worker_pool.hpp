@@ -17,10 +17,20 @@ namespace vpsfleet::agent::driver {
 class worker_pool {
   public:
     worker_pool(std::unique_ptr<hypervisor> d, std::size_t threads)
-        : driver_(std::move(d)), pool_(threads) {}
+        : driver_(std::move(d)), own_(std::in_place, threads), pool_(&*own_) {}
+    // Runs on `shared`, when given, instead of threads of its own (the fleet simulator's many
+    // hosts in one process); `shared` must be stopped and joined before this pool is destroyed.
+    worker_pool(std::unique_ptr<hypervisor> d, std::size_t threads,
+                boost::asio::thread_pool* shared)
+        : driver_(std::move(d)) {
+        if (shared == nullptr) own_.emplace(threads);
+        pool_ = shared != nullptr ? shared : &*own_;
+    }
     ~worker_pool() {
-        pool_.stop();
-        pool_.join();
+        if (own_) {
+            own_->stop();
+            own_->join();
+        }
     }
     worker_pool(const worker_pool&) = delete;
     worker_pool& operator=(const worker_pool&) = delete;
@@ -34,14 +44,15 @@ class worker_pool {
         using value = std::invoke_result_t<F&, hypervisor&>;
         // Wrapped in an optional: offload needs a default-constructible result.
         auto job = [d = driver_.get(), work]() mutable { return std::optional<value>(work(*d)); };
-        auto pending = offload(pool_, std::move(job));
+        auto pending = offload(*pool_, std::move(job));
         auto out = co_await std::move(pending);
         co_return std::move(*out);
     }
 
   private:
     std::unique_ptr<hypervisor> driver_;
-    boost::asio::thread_pool pool_;
+    std::optional<boost::asio::thread_pool> own_;
+    boost::asio::thread_pool* pool_ = nullptr;
 };
 
 }  // namespace vpsfleet::agent::driver

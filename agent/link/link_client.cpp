@@ -27,14 +27,26 @@ namespace websocket = beast::websocket;
 using asio::use_awaitable;
 using ws_stream = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
 
+namespace {
+
+// Two thirds into the lifetime the certificate was issued with (not counting the clock-skew
+// back-dating).
+std::chrono::system_clock::time_point renewal_time(const std::string& certificate_pem) {
+    const auto info = pki::inspect(certificate_pem);
+    const auto issued_at = info.not_before + pki::k_clock_skew;
+    return issued_at + (info.not_after - issued_at) * 2 / 3;
+}
+
+}  // namespace
+
 struct link_client::connection {
-    connection(asio::any_io_executor ex, asio::ssl::context context, std::size_t queue,
-               prometheus::Gauge& depth)
+    connection(asio::any_io_executor ex, std::shared_ptr<asio::ssl::context> context,
+               std::size_t queue, prometheus::Gauge& depth)
         : tls(std::move(context)),
-          ws(ex, tls),
+          ws(ex, *tls),
           outbox(ws, queue, [&depth](double delta) { depth.Increment(delta); }),
           heartbeat(ex) {}
-    asio::ssl::context tls;
+    std::shared_ptr<asio::ssl::context> tls;
     ws_stream ws;
     ws_outbox<ws_stream> outbox;
     asio::steady_timer heartbeat;
@@ -48,12 +60,13 @@ struct link_client::connection {
     protocol::inventory last_inventory;              // what the coordinator last heard
     std::chrono::system_clock::time_point renew_at;  // of creds.certificate_pem
 
-    // Two thirds into the lifetime the certificate was issued with (not counting the clock-skew
-    // back-dating). Worked out once per certificate, not at every heartbeat.
+    // Worked out once per certificate, not at every heartbeat.
     void use_certificate(std::string key_pem, std::string certificate_pem) {
-        const auto info = pki::inspect(certificate_pem);
-        const auto issued_at = info.not_before + pki::k_clock_skew;
-        renew_at = issued_at + (info.not_after - issued_at) * 2 / 3;
+        use_certificate(std::move(key_pem), std::move(certificate_pem), {});
+    }
+    void use_certificate(std::string key_pem, std::string certificate_pem,
+                         std::optional<std::chrono::system_clock::time_point> known_renew_at) {
+        renew_at = known_renew_at ? *known_renew_at : renewal_time(certificate_pem);
         creds.private_key_pem = std::move(key_pem);
         creds.certificate_pem = std::move(certificate_pem);
     }
@@ -206,11 +219,18 @@ asio::awaitable<void> link_client::serve(const credentials& creds) {
     if (!url)
         throw std::runtime_error("bad coordinator address in enrollment.json: " +
                                  creds.coordinator);
-    auto conn = std::make_shared<connection>(
-        strand_, make_client_context(creds.ca_pem, creds.private_key_pem, creds.certificate_pem),
-        cfg_.send_queue_messages, queue_depth_);
+    // Parsing the PEMs into a TLS context is most of a reconnect's CPU (OpenSSL 3's decoders):
+    // keep the context while the credentials stay the same.
+    std::string identity = creds.ca_pem + creds.private_key_pem + creds.certificate_pem;
+    if (!tls_ || identity != tls_identity_) {
+        tls_ = std::make_shared<asio::ssl::context>(
+            make_client_context(creds.ca_pem, creds.private_key_pem, creds.certificate_pem));
+        tls_renew_at_ = renewal_time(creds.certificate_pem);
+        tls_identity_ = std::move(identity);
+    }
+    auto conn = std::make_shared<connection>(strand_, tls_, cfg_.send_queue_messages, queue_depth_);
     conn->creds = creds;
-    conn->use_certificate(creds.private_key_pem, creds.certificate_pem);
+    conn->use_certificate(creds.private_key_pem, creds.certificate_pem, tls_renew_at_);
     current_ = conn;
     struct forget {
         link_client* self;

@@ -15,6 +15,7 @@
 #include <prometheus/registry.h>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
@@ -58,6 +59,11 @@ class link_client : public std::enable_shared_from_this<link_client> {
     std::mt19937_64 random_{std::random_device{}()};
     std::unique_ptr<command_journal> journal_;  // on the strand
     std::set<std::string> running_;             // command ids being executed, on the strand
+    // The TLS context built from the credentials last dialled with (tls_identity_: their PEMs),
+    // reused by the next connection while they stay the same; on the strand.
+    std::shared_ptr<boost::asio::ssl::context> tls_;
+    std::string tls_identity_;
+    std::chrono::system_clock::time_point tls_renew_at_;
 
     prometheus::Gauge& connected_;
     prometheus::Family<prometheus::Counter>& attempts_;
