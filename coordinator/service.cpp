@@ -58,6 +58,12 @@ service::service(asio::io_context& io, coordinator_config cfg)
                                .Help("Attempts to open a PostgreSQL connection that failed")
                                .Register(registry_)
                                .Add({})),
+      jobs_finished_(
+          prometheus::BuildCounter()
+              .Name("vpsfleet_coordinator_jobs_total")
+              .Help("Job attempts this coordinator's workers finished, by outcome (completed, "
+                    "failed, cancelled, retried)")
+              .Register(registry_)),
       api_services_{db_, cfg_.api, keys_, cfg_.billing},
       gateway_(db_, cfg_.api, keys_, http_metrics_),
       fleet_(io, cfg_.fleet, db_, registry_),
@@ -242,12 +248,18 @@ asio::awaitable<http::response> service::metrics() {
     pool_gauges_.Add({{"state", "open"}}).Set(static_cast<double>(s.open));
     pool_gauges_.Add({{"state", "in_use"}}).Set(static_cast<double>(s.in_use));
     pool_gauges_.Add({{"state", "waiting"}}).Set(static_cast<double>(s.waiting));
-    // The pool counts; the exported counter catches up at each scrape.
+    // The pool and the job runner count; the exported counters catch up at each scrape.
     const std::lock_guard lock(scrape_mutex_);
-    const double failures = static_cast<double>(s.connect_failures);
-    if (failures > db_connect_failures_.Value()) {
-        db_connect_failures_.Increment(failures - db_connect_failures_.Value());
-    }
+    const auto catch_up = [](prometheus::Counter& counter, std::uint64_t total) {
+        const auto value = static_cast<double>(total);
+        if (value > counter.Value()) counter.Increment(value - counter.Value());
+    };
+    catch_up(db_connect_failures_, s.connect_failures);
+    const auto jobs = jobs_->stats();
+    catch_up(jobs_finished_.Add({{"outcome", "completed"}}), jobs.completed);
+    catch_up(jobs_finished_.Add({{"outcome", "failed"}}), jobs.failed);
+    catch_up(jobs_finished_.Add({{"outcome", "cancelled"}}), jobs.cancelled);
+    catch_up(jobs_finished_.Add({{"outcome", "retried"}}), jobs.retried);
     co_return http::text_response(http::status::ok, metrics::expose(registry_),
                                   metrics::content_type);
 }

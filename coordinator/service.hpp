@@ -57,6 +57,7 @@ class service {
     prometheus::Family<prometheus::Gauge>& pool_gauges_;
     prometheus::Gauge& db_up_;
     prometheus::Counter& db_connect_failures_;
+    prometheus::Family<prometheus::Counter>& jobs_finished_;
     std::mutex scrape_mutex_;  // scrapes on two I/O threads must not both catch the counter up
     auth::key_ring keys_;
     api::services api_services_;

@@ -5,6 +5,7 @@
 #include "tests/integration/api_fixture.hpp"
 #include "tests/integration/fleet_fixture.hpp"
 #include "tests/integration/test_helpers.hpp"
+#include "tests/support/http_client.hpp"
 #include "tests/support/ws_test_client.hpp"
 
 #include <gtest/gtest.h>
@@ -127,6 +128,12 @@ TEST(admin_vms_e2e, an_operator_stops_and_starts_a_customers_vm_on_its_host) {
     EXPECT_EQ(r.body["data"]["state"], "completed");
     EXPECT_EQ(r.body["data"]["job_type"], "StartVm");
     EXPECT_EQ(r.body["data"]["created_by_user_id"].dump(), operator_id);
+    // The create, stop and start jobs are counted for the job failure alert.
+    const auto scrape = http_get("127.0.0.1", fleet.coordinator().port, "/metrics").body;
+    const std::string completed = "vpsfleet_coordinator_jobs_total{outcome=\"completed\"} ";
+    const auto at = scrape.find(completed);
+    ASSERT_NE(at, std::string::npos) << scrape;
+    EXPECT_GE(std::stod(scrape.substr(at + completed.size())), 3.0);
     EXPECT_TRUE(eventually([&] { return state_is("running"); })) << admin("GET", path).raw;
 
     // Newest first: started and stopped by the operator, started and created for the customer.
