@@ -1,8 +1,56 @@
 #include "agent/config.hpp"
 
+#include <fstream>
+#include <sstream>
+
 namespace vpsfleet::agent {
 
 using namespace std::chrono_literals;
+
+namespace {
+
+void load_proxmox(config::section section, proxmox_config& out) {
+    out.url = section.get_string("url", out.url);
+    if (!out.url.starts_with("https://") || out.url.size() <= 8) {
+        section.fail("url", "expected https://HOST[:PORT], got '" + out.url + "'");
+    }
+    out.node = section.get_string("node", "");
+    if (out.node.empty()) section.fail("node", "is required: the Proxmox VE node's name");
+    out.token_id = section.get_string("token_id", "");
+    out.token_secret = section.get_string("token_secret", "");
+    out.user = section.get_string("user", "");
+    out.password = section.get_string("password", "");
+    const bool token = !out.token_id.empty() || !out.token_secret.empty();
+    const bool ticket = !out.user.empty() || !out.password.empty();
+    if (token && ticket) {
+        section.fail("token_id", "give either token_id and token_secret, or user and password");
+    }
+    if (!token && !ticket) {
+        section.fail("token_id", "is required (with token_secret), or user and password");
+    }
+    if (token && (out.token_id.find('@') == std::string::npos ||
+                  out.token_id.find('!') == std::string::npos)) {
+        section.fail("token_id", "expected user@realm!tokenid, got '" + out.token_id + "'");
+    }
+    if (token && out.token_secret.empty()) section.fail("token_secret", "is required");
+    if (ticket && out.user.find('@') == std::string::npos) {
+        section.fail("user", "expected user@realm, got '" + out.user + "'");
+    }
+    if (ticket && out.password.empty()) section.fail("password", "is required");
+    out.ca_file = section.get_string("ca_file", "");
+    if (!out.ca_file.empty()) {
+        std::ifstream in(out.ca_file);
+        std::stringstream text;
+        text << in.rdbuf();
+        out.ca_pem = text.str();
+        if (!in || out.ca_pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+            section.fail("ca_file", "cannot read a PEM certificate from '" + out.ca_file + "'");
+        }
+    }
+    section.finish();
+}
+
+}  // namespace
 
 agent_config load_config(const std::string& path) {
     agent_config cfg;
@@ -19,12 +67,13 @@ agent_config load_config(const std::string& path) {
     host.finish();
 
     config::section hypervisor = root.child("hypervisor");
-    cfg.driver = hypervisor.get_choice("driver", cfg.driver, {"libvirt"});
+    cfg.driver = hypervisor.get_choice("driver", cfg.driver, {"libvirt", "proxmox"});
     cfg.libvirt_uri = hypervisor.get_string("libvirt_uri", cfg.libvirt_uri);
     if (cfg.libvirt_uri.find("://") == std::string::npos) {
         hypervisor.fail("libvirt_uri", "expected a libvirt URI such as qemu:///system, got '" +
                                            cfg.libvirt_uri + "'");
     }
+    if (cfg.driver == "proxmox") load_proxmox(hypervisor.child("proxmox"), cfg.proxmox);
     hypervisor.finish();
 
     config::section metrics = root.child("metrics");

@@ -10,12 +10,25 @@
 
 namespace vpsfleet::agent {
 
+// hypervisor.proxmox: the Proxmox VE node this agent drives (driver: proxmox).
+struct proxmox_config {
+    std::string url = "https://localhost:8006";
+    std::string node;
+    std::string token_id;  // user@realm!tokenid, with token_secret; or user and password
+    std::string token_secret;
+    std::string user;
+    std::string password;
+    std::string ca_file;  // the node's CA (PEM); empty: the system's trust store
+    std::string ca_pem;   // ca_file's contents, read when the configuration loads
+};
+
 struct agent_config {
     log::level log_level = log::level::info;
     // The name this host is known by; defaults to the hypervisor's own hostname.
     std::optional<std::string> host_name;
     std::string driver = "libvirt";
     std::string libvirt_uri = "qemu:///system";
+    proxmox_config proxmox;
     config::endpoint metrics_listen{"127.0.0.1", 9101};
     std::chrono::milliseconds collect_interval{10'000};
     // Enrollment keys and certificates live here (written by `vpsfleet-agent enroll`).

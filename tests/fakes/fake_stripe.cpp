@@ -1,23 +1,12 @@
 #include "tests/fakes/fake_stripe.hpp"
 
-#include "common/pki.hpp"
 #include "tests/fakes/stripe_ledger.hpp"
+#include "tests/support/fake_https_server.hpp"
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 
 #include <algorithm>
 #include <condition_variable>
@@ -29,17 +18,12 @@
 
 namespace vpsfleet::testing {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
+namespace http = boost::beast::http;
 using json = nlohmann::json;
-using request = http::request<http::string_body>;
-using response = http::response<http::string_body>;
+using request = fake_request;
+using response = fake_response;
 
 namespace {
-
-constexpr std::chrono::seconds k_io_timeout{10};
 
 std::int64_t unix_now() {
     return std::chrono::duration_cast<std::chrono::seconds>(
@@ -143,15 +127,6 @@ std::size_t discard(char*, std::size_t size, std::size_t nitems, void*) { return
 
 struct fake_stripe::impl {
     fake_stripe_options options;
-    std::string ca_pem;
-    std::optional<asio::ssl::context> tls;
-    // Declared after `tls` and before the acceptor: destroying the io_context destroys the
-    // suspended sessions, whose streams still use both.
-    asio::io_context io;
-    tcp::acceptor acceptor{io};
-    std::uint16_t port = 0;
-    std::thread server_thread;
-
     mutable std::mutex mutex;
     stripe_ledger ledger;
     std::map<std::string, saved_answer> idempotency;
@@ -159,7 +134,6 @@ struct fake_stripe::impl {
     std::vector<fake_stripe_event> events;
     std::vector<fake_webhook_delivery> deliveries;
     fake_stripe_counts counts;
-    std::chrono::milliseconds delay{0};
     std::optional<std::pair<int, json>> injected;
 
     std::deque<delivery_job> queue;
@@ -167,14 +141,10 @@ struct fake_stripe::impl {
     bool stopping = false;
     mutable std::condition_variable queue_changed;
     std::thread delivery_thread;
+    // Last: stopped first, so the handler never sees the members above destroyed.
+    std::unique_ptr<fake_https_server> server;
 
     explicit impl(fake_stripe_options o) : options(std::move(o)), ledger(options.max_page_size) {}
-
-    asio::awaitable<void> accept_loop();
-    asio::awaitable<void> serve_plain(tcp::socket socket);
-    asio::awaitable<void> serve_tls(tcp::socket socket);
-    template <class Stream>
-    asio::awaitable<void> exchange(Stream& stream);
 
     // Under `mutex`.
     response handle(const request& req);
@@ -186,69 +156,6 @@ struct fake_stripe::impl {
     fake_webhook_delivery deliver(const fake_stripe_event& event, std::int64_t signed_at,
                                   const std::string& url, const std::string& secret) const;
 };
-
-asio::awaitable<void> fake_stripe::impl::accept_loop() {
-    for (;;) {
-        beast::error_code ec;
-        tcp::socket socket =
-            co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-        if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-        if (ec) continue;
-        if (tls) {
-            asio::co_spawn(io, serve_tls(std::move(socket)), asio::detached);
-        } else {
-            asio::co_spawn(io, serve_plain(std::move(socket)), asio::detached);
-        }
-    }
-}
-
-asio::awaitable<void> fake_stripe::impl::serve_plain(tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
-    co_await exchange(stream);
-}
-
-asio::awaitable<void> fake_stripe::impl::serve_tls(tcp::socket socket) {
-    beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *tls);
-    beast::get_lowest_layer(stream).expires_after(k_io_timeout);
-    beast::error_code ec;
-    co_await stream.async_handshake(asio::ssl::stream_base::server,
-                                    asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return;
-    co_await exchange(stream);
-}
-
-template <class Stream>
-asio::awaitable<void> fake_stripe::impl::exchange(Stream& stream) {
-    beast::flat_buffer buffer;
-    for (;;) {
-        request req;
-        beast::error_code ec;
-        beast::get_lowest_layer(stream).expires_after(k_io_timeout);
-        co_await http::async_read(stream, buffer, req,
-                                  asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) co_return;
-        std::chrono::milliseconds wait;
-        {
-            std::lock_guard lock(mutex);
-            wait = delay;
-        }
-        if (wait.count() > 0) {
-            const auto executor = co_await asio::this_coro::executor;
-            asio::steady_timer timer(executor, wait);
-            co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        }
-        response res;
-        {
-            std::lock_guard lock(mutex);
-            res = handle(req);
-        }
-        res.keep_alive(req.keep_alive());
-        res.prepare_payload();
-        beast::get_lowest_layer(stream).expires_after(k_io_timeout);
-        co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
-        if (ec || !res.keep_alive()) co_return;
-    }
-}
 
 response fake_stripe::impl::answer(int status, const std::string& body,
                                    const std::string& request_id) {
@@ -470,28 +377,15 @@ fake_stripe::fake_stripe(fake_stripe_options options)
     impl& s = *impl_;
     static std::once_flag curl_once;
     std::call_once(curl_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-    if (s.options.tls) {
-        const auto authority = pki::create_ca("fake Stripe CA", std::chrono::hours(24));
-        const auto key = pki::generate_p256_key();
-        std::vector<std::string> names = {"127.0.0.1", "localhost"};
-        if (s.options.bind_address != "0.0.0.0" && s.options.bind_address != "127.0.0.1") {
-            names.push_back(s.options.bind_address);
-        }
-        const auto cert = pki::issue_server_certificate(authority, key.private_key_pem, names,
-                                                        std::chrono::hours(24));
-        s.ca_pem = authority.certificate_pem;
-        s.tls.emplace(asio::ssl::context::tls_server);
-        s.tls->use_certificate_chain(asio::buffer(cert.certificate_pem));
-        s.tls->use_private_key(asio::buffer(key.private_key_pem), asio::ssl::context::pem);
-    }
-    const tcp::endpoint endpoint(asio::ip::make_address(s.options.bind_address), s.options.port);
-    s.acceptor.open(endpoint.protocol());
-    s.acceptor.set_option(tcp::acceptor::reuse_address(true));
-    s.acceptor.bind(endpoint);
-    s.acceptor.listen();
-    s.port = s.acceptor.local_endpoint().port();
-    asio::co_spawn(s.io, s.accept_loop(), asio::detached);
-    s.server_thread = std::thread([&s] { s.io.run(); });
+    fake_https_server_options server;
+    server.tls = s.options.tls;
+    server.bind_address = s.options.bind_address;
+    server.port = s.options.port;
+    server.ca_name = "fake Stripe CA";
+    s.server = std::make_unique<fake_https_server>(std::move(server), [&s](const request& req) {
+        std::lock_guard lock(s.mutex);
+        return s.handle(req);
+    });
     s.delivery_thread = std::thread([&s] { s.delivery_loop(); });
 }
 
@@ -502,20 +396,14 @@ fake_stripe::~fake_stripe() {
     }
     impl_->queue_changed.notify_all();
     impl_->delivery_thread.join();
-    impl_->io.stop();
-    impl_->server_thread.join();
+    impl_->server->stop();
 }
 
-std::uint16_t fake_stripe::port() const { return impl_->port; }
+std::uint16_t fake_stripe::port() const { return impl_->server->port(); }
 
-std::string fake_stripe::url() const {
-    std::string host = impl_->options.bind_address;
-    if (host == "0.0.0.0") host = "127.0.0.1";
-    return std::string(impl_->tls ? "https" : "http") + "://" + host + ":" +
-           std::to_string(impl_->port);
-}
+std::string fake_stripe::url() const { return impl_->server->url(); }
 
-const std::string& fake_stripe::ca_pem() const { return impl_->ca_pem; }
+const std::string& fake_stripe::ca_pem() const { return impl_->server->ca_pem(); }
 const std::string& fake_stripe::secret_key() const { return impl_->options.secret_key; }
 const std::string& fake_stripe::webhook_secret() const { return impl_->options.webhook_secret; }
 
@@ -555,10 +443,7 @@ void fake_stripe::set_webhook_url(const std::string& url) {
     impl_->options.webhook_url = url;
 }
 
-void fake_stripe::set_delay(std::chrono::milliseconds delay) {
-    std::lock_guard lock(impl_->mutex);
-    impl_->delay = delay;
-}
+void fake_stripe::set_delay(std::chrono::milliseconds delay) { impl_->server->set_delay(delay); }
 
 void fake_stripe::fail_next_request(int status, const std::string& type, const std::string& code,
                                     const std::string& message) {

@@ -1,41 +1,27 @@
 #include "tests/support/fake_routeros.hpp"
 
+#include "tests/support/fake_https_server.hpp"
+
 #include <arpa/inet.h>
 #include <openssl/evp.h>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cctype>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 namespace vpsfleet::testing {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
+namespace http = boost::beast::http;
 using json = nlohmann::json;
-using request = http::request<http::string_body>;
-using response = http::response<http::string_body>;
+using request = fake_request;
+using response = fake_response;
 
 namespace {
 
 constexpr std::string_view k_menu = "/rest/ip/arp";
-constexpr std::chrono::seconds k_io_timeout{10};
 
 std::string base64(std::string_view data) {
     std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
@@ -94,25 +80,12 @@ json row_json(const fake_arp_row& row) {
 struct fake_routeros::impl {
     fake_routeros_options options;
     std::string expected_authorization;
-    std::optional<asio::ssl::context> tls;
-    // Declared after `tls` and before the acceptor: destroying the io_context destroys the
-    // suspended sessions, whose streams still use both.
-    asio::io_context io;
-    tcp::acceptor acceptor{io};
-    std::uint16_t port = 0;
-    std::thread thread;
-
     mutable std::mutex mutex;
     std::vector<fake_arp_row> table;
     unsigned next_id = 1;
     fake_routeros_calls calls;
-    std::chrono::milliseconds delay{0};
-
-    asio::awaitable<void> accept_loop();
-    asio::awaitable<void> serve_plain(tcp::socket socket);
-    asio::awaitable<void> serve_tls(tcp::socket socket);
-    template <class Stream>
-    asio::awaitable<void> exchange(Stream& stream);
+    // Last: stopped first, so the handler never sees the members above destroyed.
+    std::unique_ptr<fake_https_server> server;
 
     // Everything below runs under `mutex`.
     response handle(const request& req);
@@ -122,69 +95,6 @@ struct fake_routeros::impl {
     // Applies the fields of a PUT or PATCH body; RouterOS's complaint if one is wrong.
     std::optional<std::string> apply(fake_arp_row& row, const std::string& body);
 };
-
-asio::awaitable<void> fake_routeros::impl::accept_loop() {
-    for (;;) {
-        beast::error_code ec;
-        tcp::socket socket =
-            co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-        if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-        if (ec) continue;
-        if (tls) {
-            asio::co_spawn(io, serve_tls(std::move(socket)), asio::detached);
-        } else {
-            asio::co_spawn(io, serve_plain(std::move(socket)), asio::detached);
-        }
-    }
-}
-
-asio::awaitable<void> fake_routeros::impl::serve_plain(tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
-    co_await exchange(stream);
-}
-
-asio::awaitable<void> fake_routeros::impl::serve_tls(tcp::socket socket) {
-    beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *tls);
-    beast::get_lowest_layer(stream).expires_after(k_io_timeout);
-    beast::error_code ec;
-    co_await stream.async_handshake(asio::ssl::stream_base::server,
-                                    asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return;  // e.g. the client did not trust our certificate
-    co_await exchange(stream);
-}
-
-template <class Stream>
-asio::awaitable<void> fake_routeros::impl::exchange(Stream& stream) {
-    beast::flat_buffer buffer;
-    for (;;) {
-        request req;
-        beast::error_code ec;
-        beast::get_lowest_layer(stream).expires_after(k_io_timeout);
-        co_await http::async_read(stream, buffer, req,
-                                  asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) co_return;
-        std::chrono::milliseconds wait;
-        {
-            std::lock_guard lock(mutex);
-            wait = delay;
-        }
-        if (wait.count() > 0) {
-            const auto executor = co_await asio::this_coro::executor;
-            asio::steady_timer timer(executor, wait);
-            co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        }
-        response res;
-        {
-            std::lock_guard lock(mutex);
-            res = handle(req);
-        }
-        res.keep_alive(req.keep_alive());
-        res.prepare_payload();
-        beast::get_lowest_layer(stream).expires_after(k_io_timeout);
-        co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
-        if (ec || !res.keep_alive()) co_return;
-    }
-}
 
 response fake_routeros::impl::reject(http::status status, const std::string& detail) {
     ++calls.rejected;
@@ -305,31 +215,21 @@ fake_routeros::fake_routeros(fake_routeros_options options) : impl_(std::make_un
     impl& s = *impl_;
     s.options = std::move(options);
     s.expected_authorization = "Basic " + base64(s.options.user + ":" + s.options.password);
-    if (!s.options.certificate_pem.empty()) {
-        s.tls.emplace(asio::ssl::context::tls_server);
-        s.tls->use_certificate_chain(asio::buffer(s.options.certificate_pem));
-        s.tls->use_private_key(asio::buffer(s.options.private_key_pem), asio::ssl::context::pem);
-    }
-    const tcp::endpoint loopback(asio::ip::make_address("127.0.0.1"), 0);
-    s.acceptor.open(loopback.protocol());
-    s.acceptor.set_option(tcp::acceptor::reuse_address(true));
-    s.acceptor.bind(loopback);
-    s.acceptor.listen();
-    s.port = s.acceptor.local_endpoint().port();
-    asio::co_spawn(s.io, s.accept_loop(), asio::detached);
-    s.thread = std::thread([&s] { s.io.run(); });
+    fake_https_server_options server;
+    server.tls = !s.options.certificate_pem.empty();
+    server.certificate_pem = s.options.certificate_pem;
+    server.private_key_pem = s.options.private_key_pem;
+    s.server = std::make_unique<fake_https_server>(std::move(server), [&s](const request& req) {
+        std::lock_guard lock(s.mutex);
+        return s.handle(req);
+    });
 }
 
-fake_routeros::~fake_routeros() {
-    impl_->io.stop();
-    impl_->thread.join();
-}
+fake_routeros::~fake_routeros() { impl_->server->stop(); }
 
-std::uint16_t fake_routeros::port() const { return impl_->port; }
+std::uint16_t fake_routeros::port() const { return impl_->server->port(); }
 
-std::string fake_routeros::url() const {
-    return std::string(impl_->tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(port());
-}
+std::string fake_routeros::url() const { return impl_->server->url(); }
 
 std::string fake_routeros::token() const {
     return impl_->options.user + ":" + impl_->options.password;
@@ -345,9 +245,6 @@ fake_routeros_calls fake_routeros::calls() const {
     return impl_->calls;
 }
 
-void fake_routeros::set_delay(std::chrono::milliseconds delay) {
-    std::lock_guard lock(impl_->mutex);
-    impl_->delay = delay;
-}
+void fake_routeros::set_delay(std::chrono::milliseconds delay) { impl_->server->set_delay(delay); }
 
 }  // namespace vpsfleet::testing
