@@ -293,8 +293,9 @@ TEST(jobs, a_running_job_stops_at_the_next_step_and_undoes_what_it_did) {
     const auto j = db.add("slow");
     ASSERT_TRUE(db.wait_until([&] { return in_second.load(); }));
     pqxx::connection conn(db.url);
+    // "requested": the job was running. Its worker may see the request and finish undoing its
+    // steps before this test looks again, so its state is not checked in between.
     EXPECT_EQ(request_cancel(conn, j.id, "customer cancelled"), cancel_outcome::requested);
-    EXPECT_EQ(db.get(j.id).state, "running");
     ASSERT_TRUE(db.wait_for_state(j.id, "cancelled", 5s));
     EXPECT_EQ(db.effects(j.id),
               (std::vector<std::string>{"first", "second", "undo second", "undo first"}));
