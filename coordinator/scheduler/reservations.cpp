@@ -244,6 +244,37 @@ place_result place(pqxx::connection& conn, const placement_request& request,
     return no_fit{no_fit_reason::contended};
 }
 
+std::optional<pinned_reservation> reserve_on_host(pqxx::work& tx, std::int64_t host_id,
+                                                  const placement_request& request,
+                                                  const std::string& owner,
+                                                  std::optional<std::int64_t> vm_id) {
+    tx.exec_params("SELECT 1 FROM host_capacity WHERE host_id = $1 FOR UPDATE", host_id);
+    auto host = read_candidate(tx, host_id);
+    if (!host || host->disks.empty()) return std::nullopt;
+    // Whether the host takes new VMs does not matter: this one is there already.
+    host->enabled = true;
+    host->region_enabled = true;
+    host->state = link_state::online;
+    auto any_disk = request;
+    any_disk.kind.reset();
+    any_disk.interface.reset();
+    for (const auto& wanted : {request, any_disk}) {
+        const auto chosen = choose_placement(std::span(&*host, 1), wanted);
+        if (const auto* where = std::get_if<placement>(&chosen)) {
+            return pinned_reservation{
+                {insert_allocation(tx, *where, request, owner, vm_id), host_id, where->disk_id},
+                true};
+        }
+    }
+    const auto roomiest = std::ranges::max_element(host->disks, [&](const auto& a, const auto& b) {
+        if (a.enabled != b.enabled) return !a.enabled;
+        return available_disk(a, host->load) < available_disk(b, host->load);
+    });
+    const placement where{host_id, roomiest->id};
+    return pinned_reservation{
+        {insert_allocation(tx, where, request, owner, vm_id), host_id, where.disk_id}, false};
+}
+
 bool release(pqxx::connection& conn, std::int64_t allocation_id) {
     pqxx::work tx(conn);
     const auto deleted =

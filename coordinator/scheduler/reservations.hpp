@@ -30,6 +30,20 @@ using place_result = std::variant<reservation, no_fit>;
 place_result place(pqxx::connection& conn, const placement_request& request,
                    const std::string& owner, std::optional<std::int64_t> vm_id = std::nullopt);
 
+// A reservation for a VM that already runs on `host_id` (an imported domain), in the caller's
+// transaction under the same host lock as place(). The disk is the one placement would choose on
+// that host (the request's kind and interface first, then any); when none has room, the enabled
+// disk with the most room left (any disk if none is enabled): the VM is there whatever the books
+// say, so this may overcommit, and `fits` says whether it did not. nullopt: the host has no disk.
+struct pinned_reservation {
+    reservation held;
+    bool fits = true;
+};
+std::optional<pinned_reservation> reserve_on_host(pqxx::work& tx, std::int64_t host_id,
+                                                  const placement_request& request,
+                                                  const std::string& owner,
+                                                  std::optional<std::int64_t> vm_id);
+
 // Deletes the reservation; false when there was none with that id.
 bool release(pqxx::connection& conn, std::int64_t allocation_id);
 

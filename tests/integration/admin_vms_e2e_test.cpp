@@ -147,3 +147,136 @@ TEST(admin_vms_e2e, an_operator_stops_and_starts_a_customers_vm_on_its_host) {
     EXPECT_EQ(actions.back(), "created");
     EXPECT_EQ(r.body["data"][2]["initiated_by_user_email"], "owner@example.com");
 }
+
+// POST /vms: an operator builds a VM for a customer from a template, an image and one of the
+// customer's account SSH keys. Bad requests are refused with nothing written; the good one
+// queues a CreateVm job whose VM runs on the host, owned by the customer, named in history.
+TEST(admin_vms_e2e, an_operator_creates_a_vm_for_a_user_with_their_ssh_key_and_it_runs) {
+    fleet_fixture fleet;
+    auto agent = fleet.start_catalog_host_agent("hv-a");
+    ASSERT_TRUE(fleet.wait_for_state("hv-a", "online"));
+    const auto& url = fleet.database_url();
+    fleet.give_host_room("hv-a");
+
+    const api_client api(fleet.coordinator().port);
+    const auto owner = sign_up(api, "owner@example.com");
+    sign_up(api, "other@example.com");
+    const auto ops = sign_up(api, "ops@example.com");
+    grant_role(url, ops.email, "admin");
+    const auto viewer = sign_up(api, "viewer@example.com");
+    grant_role(url, viewer.email, "read_only");
+    const auto create = [&](const json& body, const std::string& token) {
+        return api.call("POST", "/api/admin/v1/vms", body, api_client::bearer(token));
+    };
+    const auto add_key = [&](const std::string& email, const std::string& name) {
+        exec_sql(url,
+                 "INSERT INTO account_ssh_keys (uid, user_id, name, public_key, fingerprint) "
+                 "SELECT 'key_" +
+                     name + "', id, '" + name +
+                     "', 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB1e9yPvZt9q8oN0X " + name +
+                     "', 'SHA256:' || repeat('" + name.substr(0, 1) +
+                     "', 43) FROM users WHERE email = '" + email + "'");
+        return query_text(url, "SELECT id FROM account_ssh_keys WHERE uid = 'key_" + name + "'");
+    };
+    const json user_id =
+        std::stoll(query_text(url, "SELECT id FROM users WHERE email = 'owner@example.com'"));
+    const json key = std::stoll(add_key("owner@example.com", "laptop"));
+    const json others_key = std::stoll(add_key("other@example.com", "desk"));
+    const json plan = std::stoll(query_text(url, "SELECT id FROM plans WHERE code = 'bxs-1'"));
+    const json image =
+        std::stoll(query_text(url, "SELECT id FROM os_images WHERE uid = 'img_debian12'"));
+    const json good = {{"user_id", user_id},      {"template_id", plan},
+                       {"image_id", image},       {"ssh_key_id", key},
+                       {"ref_code", "PROMO2025"}, {"reason", "migrated from the old panel"}};
+    const auto with = [&](const std::string& field, const json& value) {
+        json body = good;
+        if (value.is_null())
+            body.erase(field);
+        else
+            body[field] = value;
+        return body;
+    };
+
+    struct refusal {
+        json body;
+        int status;
+        std::string code;
+    };
+    const std::vector<refusal> refusals = {
+        {with("user_id", nullptr), 400, ""},    {with("template_id", "one"), 400, ""},
+        {with("image_id", -3), 400, ""},        {with("ssh_key_id", nullptr), 400, ""},
+        {with("ref_code", ""), 400, ""},        {with("user_id", 999999), 404, ""},
+        {with("template_id", 999999), 404, ""}, {with("image_id", 999999), 404, ""},
+        {with("ssh_key_id", 999999), 404, ""},  {with("ssh_key_id", others_key), 400, ""},
+    };
+    for (const auto& r : refusals) {
+        const auto reply = create(r.body, ops.access_token);
+        EXPECT_EQ(reply.status, r.status) << r.body.dump() << " -> " << reply.raw;
+        EXPECT_TRUE(reply.body.contains("error")) << reply.raw;
+    }
+    EXPECT_EQ(create(good, viewer.access_token).status, 403);
+    EXPECT_EQ(query_text(url, "SELECT count(*) FROM instances"), "0");
+    EXPECT_EQ(query_text(url, "SELECT count(*) FROM jobs"), "0");
+
+    const auto created = create(good, ops.access_token);
+    ASSERT_EQ(created.status, 200) << created.raw;
+    ASSERT_EQ(created.body["data"].size(), 1u) << created.raw;
+    const std::string job = created.body["data"]["job_id"];
+    ASSERT_TRUE(eventually(
+        [&] {
+            return query_text(url, "SELECT state FROM jobs WHERE uid = '" + job + "'") ==
+                   "completed";
+        },
+        std::chrono::seconds(30)))
+        << query_text(url, "SELECT error FROM jobs WHERE uid = '" + job + "'");
+
+    const auto admin_get = [&](const std::string& path) {
+        return api.call("GET", "/api/admin/v1" + path, nullptr,
+                        api_client::bearer(ops.access_token));
+    };
+    auto r = admin_get("/vms?user_id=" + user_id.dump());
+    ASSERT_EQ(r.status, 200) << r.raw;
+    ASSERT_EQ(r.body["total"], 1) << r.raw;
+    const json vm = r.body["data"][0];
+    EXPECT_EQ(vm["user_email"], "owner@example.com");
+    EXPECT_EQ(vm["template_id"], plan);
+    EXPECT_EQ(vm["image_id"], image);
+    EXPECT_EQ(vm["ssh_key_id"], key);
+    EXPECT_EQ(vm["ssh_key_name"], "laptop");
+    EXPECT_EQ(vm["ref_code"], "PROMO2025");
+    EXPECT_EQ(vm["host_name"], "hv-a");
+    const std::string path = "/vms/" + vm["id"].dump();
+    EXPECT_TRUE(eventually([&] {
+        const auto one = admin_get(path);
+        return one.body["data"]["running_state"].is_object() &&
+               one.body["data"]["running_state"]["state"] == "running";
+    })) << admin_get(path).raw;
+    // The host itself runs the domain, built with the customer's key.
+    const std::string uid =
+        query_text(url, "SELECT uid FROM instances WHERE id = " + vm["id"].dump());
+    EXPECT_TRUE(eventually([&] {
+        return query_text(url, "SELECT state FROM host_domains WHERE name = '" + uid + "'") ==
+               "running";
+    }));
+    EXPECT_EQ(
+        query_text(url, "SELECT ssh_keys_snapshot->>0 FROM instances WHERE uid = '" + uid + "'"),
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB1e9yPvZt9q8oN0X laptop");
+    // The customer sees it in their own project.
+    const std::string& token = owner.access_token;
+    const std::string project = api.get("/api/v1/projects", token).body[0]["uid"];
+    r = api.get("/api/v1/projects/" + project + "/instances/" + uid, token);
+    EXPECT_EQ(r.status, 200) << r.raw;
+
+    r = admin_get(path + "/history?limit=50");
+    ASSERT_EQ(r.status, 200) << r.raw;
+    const json oldest = r.body["data"].back();
+    EXPECT_EQ(oldest["action_type"], "created");
+    EXPECT_EQ(oldest["initiated_by_user_email"], "ops@example.com");
+    EXPECT_NE(oldest["description"].get<std::string>().find("migrated from the old panel"),
+              std::string::npos)
+        << oldest.dump();
+    EXPECT_EQ(query_text(url, "SELECT after->>'reason' FROM audit_log WHERE action = 'vm.create'"),
+              "migrated from the old panel");
+    r = admin_get("/jobs/" + job);
+    EXPECT_EQ(r.body["data"]["job_type"], "CreateVm") << r.raw;
+}

@@ -12,6 +12,8 @@
 
 #include <signal.h>
 
+#include <thread>
+
 using namespace vpsfleet::testing;
 using namespace std::chrono_literals;
 
@@ -169,4 +171,98 @@ TEST(drift, host_and_database_differences_are_recorded_resolved_and_never_acted_
         [&] { return open_findings(url) == "missing:ins_ghost,missing:ins_later"; }, 15s))
         << open_findings(url);
     EXPECT_EQ(again.terminate(5s), 0);
+}
+
+// POST /drift/events/{id}/import: the domain nobody manages becomes a user's VM, as it runs, on
+// its host; the finding is resolved by it and stays resolved, and nothing is sent to the host.
+TEST(drift, an_unmanaged_domain_is_imported_as_a_users_vm_and_stays_resolved) {
+    fleet_fixture fleet("  reconcile_interval: 200ms\n");
+    const auto& url = fleet.database_url();
+    ASSERT_EQ(fleet.enroll("hv-a", fleet.create_token()).status, 0);
+    auto agent = fleet.start_agent("hv-a");
+    ASSERT_TRUE(fleet.wait_for_state("hv-a", "online"));
+    ASSERT_TRUE(eventually([&] { return open_findings(url) == "unmanaged:test"; }, 15s))
+        << open_findings(url);
+
+    const api_client api(fleet.coordinator().port);
+    const auto owner = sign_up(api, "owner@example.com");
+    const auto ops = sign_up(api, "ops@example.com");
+    grant_role(url, ops.email, "admin");
+    const auto viewer = sign_up(api, "viewer@example.com");
+    grant_role(url, viewer.email, "read_only");
+    const std::string finding =
+        query_text(url, "SELECT id FROM drift_findings WHERE kind = 'unmanaged'");
+    const auto import = [&](const nlohmann::json& body, const std::string& token,
+                            const std::string& id) {
+        return api.call("POST", "/api/admin/v1/drift/events/" + id + "/import", body,
+                        api_client::bearer(token));
+    };
+    const nlohmann::json good = {
+        {"user_id",
+         std::stoll(query_text(url, "SELECT id FROM users WHERE email = '" + owner.email + "'"))},
+        {"template_id", std::stoll(query_text(url, "SELECT id FROM plans WHERE code = 'bxs-1'"))},
+        {"image_id",
+         std::stoll(query_text(url, "SELECT id FROM os_images WHERE uid = 'img_debian12'"))},
+        {"mac_address", "52:54:00:aa:bb:cc"},
+        {"reason", "built by hand before vpsfleet"}};
+    auto with = [&](const std::string& field, const nlohmann::json& value) {
+        auto body = good;
+        body[field] = value;
+        return body;
+    };
+
+    EXPECT_EQ(import(good, viewer.access_token, finding).status, 403);
+    EXPECT_EQ(import(with("user_id", nullptr), ops.access_token, finding).status, 400);
+    EXPECT_EQ(import(with("mac_address", "52:54"), ops.access_token, finding).status, 400);
+    EXPECT_EQ(import(with("user_id", 999999), ops.access_token, finding).status, 404);
+    EXPECT_EQ(import(good, ops.access_token, "999999").status, 404);
+    // The host has no disk in the books yet, so the VM's disk cannot be reserved anywhere.
+    auto r = import(good, ops.access_token, finding);
+    EXPECT_EQ(r.status, 409) << r.raw;
+    EXPECT_NE(r.body["error"].get<std::string>().find("no disk"), std::string::npos) << r.raw;
+    EXPECT_EQ(query_text(url, "SELECT count(*) FROM instances"), "0");
+    EXPECT_EQ(open_findings(url), "unmanaged:test");
+
+    fleet.give_host_room("hv-a");
+    r = import(good, ops.access_token, finding);
+    ASSERT_EQ(r.status, 200) << r.raw;
+    const auto vm = r.body["data"];
+    EXPECT_EQ(vm["user_email"], owner.email);
+    EXPECT_EQ(vm["host_name"], "hv-a");
+    EXPECT_EQ(vm["mac_address"], "52:54:00:aa:bb:cc");
+    EXPECT_EQ(vm["template_id"], good["template_id"]);
+    EXPECT_EQ(vm["running_state"]["state"], "running") << vm.dump();
+    const std::string id = vm["id"].dump();
+    EXPECT_EQ(query_text(url,
+                         "SELECT libvirt_uuid::text || ' ' || status || ' ' || power_state "
+                         "FROM instances WHERE id = " +
+                             id),
+              k_test_domain + " running running");
+    EXPECT_EQ(
+        query_text(url, "SELECT disk FROM host_allocations WHERE vm_id = " + id),
+        query_text(url, "SELECT disk_gb::bigint * 1073741824 FROM plans WHERE code = 'bxs-1'"));
+    EXPECT_EQ(query_text(url, "SELECT instance_id FROM drift_findings WHERE id = " + finding), id);
+
+    // Later reconciliations find the domain managed: no new finding, and the host was never
+    // sent anything.
+    std::this_thread::sleep_for(1500ms);
+    EXPECT_EQ(open_findings(url), "");
+    EXPECT_EQ(query_text(url, "SELECT count(*) FROM drift_findings"), "1");
+    EXPECT_EQ(query_text(url, "SELECT count(*) FROM commands"), "0");
+
+    r = import(good, ops.access_token, finding);
+    EXPECT_EQ(r.status, 409) << r.raw;
+    EXPECT_EQ(query_text(url, "SELECT count(*) FROM instances"), "1");
+    const auto project = first_project(api, owner.access_token);
+    const std::string uid = query_text(url, "SELECT uid FROM instances WHERE id = " + id);
+    r = api.get("/api/v1/projects/" + project + "/instances/" + uid, owner.access_token);
+    EXPECT_EQ(r.status, 200) << r.raw;
+    EXPECT_EQ(r.body["instance"]["name"], "test") << r.raw;
+    r = api.call("GET", "/api/admin/v1/vms/" + id + "/history", nullptr,
+                 api_client::bearer(ops.access_token));
+    ASSERT_EQ(r.status, 200) << r.raw;
+    EXPECT_NE(
+        r.body["data"].back()["description"].get<std::string>().find("imported from domain 'test'"),
+        std::string::npos)
+        << r.raw;
 }

@@ -3,6 +3,7 @@
 
 #include "coordinator/api/admin/read_routes.hpp"
 #include "coordinator/api/admin/role_routes.hpp"
+#include "coordinator/api/admin/vm_create_routes.hpp"
 #include "coordinator/api/api_error.hpp"
 #include "coordinator/api/body.hpp"
 #include "coordinator/audit/audit_log.hpp"
@@ -154,6 +155,7 @@ void add_drift_routes(endpoints& api, services& s) {
         });
 
     add_get_route(api, s, "/drift/events/{id}", "drift::view", read_finding);
+    add_drift_import_route(api, s);
 
     api.add(verb::put, "/drift/events/{id}/acknowledge", access::op("drift::update"),
             [&s](http::request&, const path_params& p, call& c) -> asio::awaitable<http::response> {

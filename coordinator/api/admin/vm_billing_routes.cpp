@@ -60,14 +60,6 @@ json payment_json(const pqxx::row& r) {
             {"time_value", r[9].as<std::int64_t>()}};
 }
 
-// Names the operator (and the reason) in the VM history rows this transaction's changes write.
-void as_actor(pqxx::work& tx, const call& c, const std::optional<std::string>& note) {
-    tx.exec_params(
-        "SELECT set_config('vpsfleet.actor_user', $1, true), "
-        "set_config('vpsfleet.history_note', $2, true)",
-        c.who.user_id > 0 ? std::to_string(c.who.user_id) : std::string(), note.value_or(""));
-}
-
 }  // namespace
 
 void add_vm_billing_routes(endpoints& api, services& s) {

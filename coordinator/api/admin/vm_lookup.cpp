@@ -29,4 +29,11 @@ std::optional<std::int64_t> caller(const call& c) {
     return c.who.user_id > 0 ? std::optional(c.who.user_id) : std::nullopt;
 }
 
+void as_actor(pqxx::work& tx, const call& c, const std::optional<std::string>& note) {
+    tx.exec_params(
+        "SELECT set_config('vpsfleet.actor_user', $1, true), "
+        "set_config('vpsfleet.history_note', $2, true)",
+        c.who.user_id > 0 ? std::to_string(c.who.user_id) : std::string(), note.value_or(""));
+}
+
 }  // namespace vpsfleet::api::admin

@@ -33,4 +33,7 @@ nlohmann::json read_vm(pqxx::work& tx, std::int64_t id);
 // The operator's user id, for jobs and history.
 std::optional<std::int64_t> caller(const call& c);
 
+// Names the operator (and `note`) in the VM history rows this transaction's changes write.
+void as_actor(pqxx::work& tx, const call& c, const std::optional<std::string>& note);
+
 }  // namespace vpsfleet::api::admin

@@ -5,6 +5,7 @@
 #include "coordinator/api/admin/fields.hpp"
 #include "coordinator/api/admin/read_routes.hpp"
 #include "coordinator/api/admin/role_routes.hpp"
+#include "coordinator/api/admin/vm_create_routes.hpp"
 #include "coordinator/api/admin/vm_lookup.hpp"
 #include "coordinator/api/api_error.hpp"
 #include "coordinator/api/body.hpp"
@@ -31,7 +32,8 @@ const std::string k_vm_from =
     "JOIN os_images img ON img.id = i.image_id "
     "JOIN projects pr ON pr.id = i.project_id JOIN users o ON o.id = pr.owner_user_id "
     "LEFT JOIN hosts h ON h.id = i.host_id LEFT JOIN regions g ON g.id = h.region_id "
-    "LEFT JOIN host_domains d ON d.host_id = i.host_id AND d.uuid = i.libvirt_uuid::text ";
+    "LEFT JOIN host_domains d ON d.host_id = i.host_id AND d.uuid = i.libvirt_uuid::text "
+    "LEFT JOIN account_ssh_keys k ON k.id = i.ssh_key_id ";
 
 const std::string k_vm_select =
     "SELECT i.id, " + store::iso8601("i.created_at") +
@@ -42,7 +44,8 @@ const std::string k_vm_select =
     "(SELECT json_agg(json_build_object('id', a.id, 'ip', host(a.ip), 'range_id', a.ip_range_id) "
     "   ORDER BY family(a.ip), a.id) FROM vm_ip_assignments a "
     "  WHERE a.instance_id = i.id AND a.deleted_at IS NULL), " +
-    store::iso8601("i.expires_at") + ", i.auto_renew AND i.expires_at IS NOT NULL " + k_vm_from;
+    store::iso8601("i.expires_at") +
+    ", i.auto_renew AND i.expires_at IS NOT NULL, i.ssh_key_id, k.name, i.ref_code " + k_vm_from;
 
 // user_id, host_id, pubkey, region_id, include_deleted.
 const std::string k_vm_filter =
@@ -77,7 +80,6 @@ json running_state(const pqxx::row& r) {
 }
 
 // An instance not placed yet (or that failed to be) has no host nor region: those are null.
-// SSH key records come with their own module.
 json vm_json(const pqxx::row& r) {
     return {{"id", r[0].as<std::int64_t>()},
             {"created", r[1].as<std::string>()},
@@ -89,8 +91,8 @@ json vm_json(const pqxx::row& r) {
             {"template_name", r[6].as<std::string>()},
             {"custom_template_id", nullptr},
             {"is_standard_template", true},
-            {"ssh_key_id", nullptr},
-            {"ssh_key_name", nullptr},
+            {"ssh_key_id", int_or_null(r[27])},
+            {"ssh_key_name", text_or_null(r[28])},
             {"ip_addresses", r[24].is_null() ? json::array() : json::parse(r[24].c_str())},
             {"running_state", running_state(r)},
             {"auto_renewal_enabled", r[26].as<bool>()},
@@ -107,7 +109,7 @@ json vm_json(const pqxx::row& r) {
             {"region_id", int_or_null(r[14])},
             {"region_name", text_or_null(r[15])},
             {"deleted", r[19].as<bool>()},
-            {"ref_code", nullptr}};
+            {"ref_code", text_or_null(r[29])}};
 }
 
 struct vm_filter {
@@ -199,6 +201,7 @@ void add_vm_routes(endpoints& api, services& s) {
                 co_return json_reply(out);
             });
     add_get_route(api, s, "/vms/{id}", "virtual_machines::view", read_vm);
+    add_vm_create_route(api, s);
 
     add_power_route(api, s, "start");
     add_power_route(api, s, "stop");

@@ -10,17 +10,12 @@
 #include "coordinator/audit/audit_log.hpp"
 #include "coordinator/auth/api_keys.hpp"
 #include "coordinator/billing/billing_error.hpp"
-#include "coordinator/billing/billing_settings.hpp"
-#include "coordinator/billing/prepaid.hpp"
 #include "coordinator/instances/instance_jobs.hpp"
+#include "coordinator/instances/instance_order.hpp"
 #include "coordinator/instances/instance_requests.hpp"
 #include "coordinator/jobs/job_store.hpp"
 #include "coordinator/store/sql.hpp"
 
-#include <openssl/rand.h>
-
-#include <array>
-#include <cstdio>
 #include <regex>
 
 namespace vpsfleet::api::customer {
@@ -95,15 +90,6 @@ bool name_taken(pqxx::work& tx, std::int64_t project_id, const std::string& name
                 .empty();
 }
 
-std::string random_mac() {
-    std::array<unsigned char, 3> b{};
-    if (RAND_bytes(b.data(), static_cast<int>(b.size())) != 1)
-        throw std::runtime_error("RAND_bytes failed");
-    char out[18];
-    std::snprintf(out, sizeof out, "52:54:00:%02x:%02x:%02x", b[0], b[1], b[2]);
-    return out;
-}
-
 struct create_request {
     std::string name;
     std::string plan;
@@ -176,12 +162,12 @@ jobs::enqueued_job enqueued_or_busy(std::optional<jobs::enqueued_job> job) {
 }
 
 // Prepaid billing: the owner pays the first period before anything is built; 402 otherwise.
-void charge_first_period(pqxx::work& tx, std::int64_t instance_id, const std::string& name,
-                         const coordinator::billing_config& cfg) {
+instances::ordered_instance order_paid(pqxx::work& tx, const auth::secret_box& box,
+                                       const coordinator::billing_config& billing,
+                                       std::optional<std::int64_t> user_id,
+                                       const instances::instance_order& order) {
     try {
-        billing::pay_period_from_credits(tx, instance_id, std::chrono::system_clock::now(),
-                                         cfg.currency, "First period of " + name,
-                                         billing::taxes_of(cfg));
+        return instances::order_instance(tx, box, billing, user_id, order);
     } catch (const billing::billing_error& e) {
         throw api_error(http::status::payment_required, "billing_" + e.code, e.what());
     }
@@ -232,23 +218,17 @@ void add_instance_routes(endpoints& api, services& s) {
                 if (name_taken(tx, project_id, r.name)) {
                     throw conflict("name_taken", "An instance with this name already exists");
                 }
-                const std::string uid = secrets::random_token("ins_", 9);
-                const std::string sealed =
-                    box.seal(std::vector<unsigned char>(password.begin(), password.end()));
-                const auto id =
-                    tx.exec_params1(
-                          "INSERT INTO instances (uid, project_id, name, plan_id, image_id, "
-                          "backup_tier, libvirt_uuid, mac, ssh_keys_snapshot, root_password) "
-                          "VALUES ($1, $2, $3, $4, $5, $6, gen_random_uuid(), $7, $8::jsonb, $9) "
-                          "RETURNING id",
-                          uid, project_id, r.name, plan[0][0].as<std::int64_t>(),
-                          image[0][0].as<std::int64_t>(), r.backup_tier, random_mac(),
-                          r.ssh_keys.dump(), pqxx::binarystring(sealed.data(), sealed.size()))[0]
-                        .as<std::int64_t>();
-                if (s.billing.prepaid) charge_first_period(tx, id, r.name, s.billing);
-                const auto job = enqueued_or_busy(
-                    instances::enqueue_exclusive(tx, user_of(c), {id, uid, project_id},
-                                                 instances::k_create_kind, {{"instance_id", id}}));
+                instances::instance_order order;
+                order.project_id = project_id;
+                order.name = r.name;
+                order.plan_id = plan[0][0].as<std::int64_t>();
+                order.image_id = image[0][0].as<std::int64_t>();
+                order.backup_tier = r.backup_tier;
+                order.password = password;
+                order.ssh_keys = r.ssh_keys;
+                const auto ordered = order_paid(tx, box, s.billing, user_of(c), order);
+                const std::string& uid = ordered.uid;
+                const auto& job = ordered.job;
                 const json instance = {{"uid", uid}, {"name", r.name}, {"status", "queued"}};
                 audit::record(tx, c.who, c.request_id,
                               {"instance.create", "instance", uid, nullptr, instance});
