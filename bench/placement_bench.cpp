@@ -10,6 +10,7 @@
 
 #include <pqxx/pqxx>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -115,23 +116,48 @@ void load_fleet(const std::string& url, int hosts) {
     pqxx::nontransaction(conn).exec("VACUUM ANALYZE");
 }
 
-double run_transactional(const std::string& url, int placements, int threads,
-                         std::optional<std::int64_t> region, std::atomic<int>& refused) {
+struct transactional_run {
+    double rate = 0;  // placements per second
+    double p50_ms = 0;
+    double p99_ms = 0;
+};
+
+double percentile(std::vector<double> values, double p) {
+    if (values.empty()) return 0;
+    const auto at = static_cast<std::size_t>(p * static_cast<double>(values.size() - 1));
+    std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(at),
+                     values.end());
+    return values[at];
+}
+
+transactional_run run_transactional(const std::string& url, int placements, int threads,
+                                    std::optional<std::int64_t> region, std::atomic<int>& refused) {
     std::vector<std::thread> pool;
     std::atomic<int> next{0};
     std::vector<std::unique_ptr<pqxx::connection>> conns;
     for (int t = 0; t < threads; ++t) conns.push_back(std::make_unique<pqxx::connection>(url));
+    std::vector<std::vector<double>> latencies(threads);
     const auto start = clock_type::now();
     for (int t = 0; t < threads; ++t) {
         pool.emplace_back([&, t] {
             for (int i = next++; i < placements; i = next++) {
+                const auto one = clock_type::now();
                 const auto result = scheduler::place(*conns[t], request_for(i, region), "bench");
+                latencies[t].push_back(seconds_since(one) * 1000);
                 if (!std::holds_alternative<scheduler::reservation>(result)) ++refused;
             }
         });
     }
     for (auto& t : pool) t.join();
-    return placements / seconds_since(start);
+    const double rate = placements / seconds_since(start);
+    std::vector<double> all;
+    for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+    return {rate, percentile(all, 0.5), percentile(all, 0.99)};
+}
+
+void print_transactional(const char* what, const transactional_run& r, int hosts) {
+    std::printf("placement transactional %s: %.0f/s, p50 %.2f ms, p99 %.2f ms (%d hosts)\n", what,
+                r.rate, r.p50_ms, r.p99_ms, hosts);
 }
 
 double time_candidate_read(const std::string& url, std::optional<std::int64_t> region) {
@@ -185,13 +211,14 @@ int main(int argc, char** argv) {
                 time_short_list_read(url, std::nullopt), hosts, time_short_list_read(url, 2));
 
     std::atomic<int> refused{0};
-    std::printf("placement transactional sequential: %.0f/s (%d hosts)\n",
-                run_transactional(url, placements / 4, 1, std::nullopt, refused), hosts);
-    std::printf("placement transactional sequential, one region: %.0f/s (%d hosts)\n",
-                run_transactional(url, placements / 4, 1, 2, refused), hosts / k_regions);
+    print_transactional("sequential",
+                        run_transactional(url, placements / 4, 1, std::nullopt, refused), hosts);
+    print_transactional("sequential, one region",
+                        run_transactional(url, placements / 4, 1, 2, refused), hosts / k_regions);
     for (const int n : thread_counts) {
-        std::printf("placement transactional %d threads: %.0f/s (%d hosts)\n", n,
-                    run_transactional(url, placements / 2, n, std::nullopt, refused), hosts);
+        const std::string what = std::to_string(n) + " threads";
+        print_transactional(
+            what.c_str(), run_transactional(url, placements / 2, n, std::nullopt, refused), hosts);
     }
 
     pqxx::connection conn(url);

@@ -201,9 +201,11 @@ std::vector<candidate_host> read_short_list(pqxx::transaction_base& tx,
 }
 
 std::optional<candidate_host> read_candidate(pqxx::transaction_base& tx, std::int64_t host_id) {
-    const auto hosts = tx.exec_params(std::string(k_hosts_select) + "WHERE h.id = $1", host_id);
-    const auto disks =
-        tx.exec_params(std::string(k_disks_select) + "WHERE d.host_id = $1", host_id);
+    // Prepared once per connection, as the short list is: every placement runs these.
+    tx.conn().prepare("scheduler_host", std::string(k_hosts_select) + "WHERE h.id = $1");
+    tx.conn().prepare("scheduler_host_disks", std::string(k_disks_select) + "WHERE d.host_id = $1");
+    const auto hosts = tx.exec_prepared("scheduler_host", host_id);
+    const auto disks = tx.exec_prepared("scheduler_host_disks", host_id);
     auto out = to_candidates(hosts, disks);
     if (out.empty()) return std::nullopt;
     return std::move(out.front());
