@@ -1,5 +1,7 @@
 #include "common/log.hpp"
 
+#include "common/utc_time.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -13,18 +15,7 @@ std::atomic<int> g_level{static_cast<int>(level::info)};
 std::mutex g_mutex;
 std::string g_component = "vpsfleet";
 
-std::string utc_timestamp() {
-    using namespace std::chrono;
-    const auto now = system_clock::now();
-    const auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-    const std::time_t secs = system_clock::to_time_t(now);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[40];
-    const size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms));
-    return buf;
-}
+std::string utc_timestamp() { return iso8601_utc(std::chrono::system_clock::now(), true); }
 
 }  // namespace
 

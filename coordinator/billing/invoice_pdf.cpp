@@ -1,5 +1,6 @@
 #include "coordinator/billing/invoice_pdf.hpp"
 
+#include "common/utc_time.hpp"
 #include "coordinator/billing/money.hpp"
 #include "coordinator/billing/tax.hpp"
 
@@ -41,14 +42,7 @@ constexpr HPDF_REAL k_amount_right = 478;
 constexpr HPDF_REAL k_tax_right = k_right;
 constexpr HPDF_REAL k_line_height = 12;
 
-std::string date_of(time_point t) {
-    const std::time_t secs = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[16];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-    return buf;
-}
+std::string date_of(time_point t) { return utc_format(t, "%Y-%m-%d"); }
 
 std::string period_of(const std::optional<time_point>& start,
                       const std::optional<time_point>& end) {
@@ -327,9 +321,7 @@ void draw_footers(writer& w, const invoice& inv, const seller_info& seller) {
 }
 
 HPDF_Date pdf_date(time_point t) {
-    const std::time_t secs = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
+    const std::tm tm = utc_fields(t);
     return HPDF_Date{tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
                      tm.tm_sec,         'Z',           0,          0};
 }

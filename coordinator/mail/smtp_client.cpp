@@ -1,6 +1,7 @@
 #include "coordinator/mail/smtp_client.hpp"
 
 #include "common/log.hpp"
+#include "common/utc_time.hpp"
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
@@ -88,9 +89,7 @@ std::string rfc5322_date(std::chrono::system_clock::time_point t) {
     static constexpr const char* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static constexpr const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    const std::time_t secs = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
+    const std::tm tm = utc_fields(t);
     char buf[64];
     std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday],
                   tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,

@@ -3,6 +3,7 @@
 #include "agent/driver/libvirt/libvirt_driver.hpp"
 #include "agent/driver/libvirt/xml.hpp"
 #include "common/secrets.hpp"
+#include "common/utc_time.hpp"
 
 #include <ctime>
 
@@ -65,11 +66,7 @@ void remove_if_empty(xmlNodePtr node) {
 }
 
 std::string iso_utc(std::time_t t) {
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    return buf;
+    return utc_format(std::chrono::system_clock::from_time_t(t), "%Y-%m-%dT%H:%M:%S");
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "coordinator/api/admin/job_feedback.hpp"
 
 #include "common/log.hpp"
+#include "common/utc_time.hpp"
 #include "common/ws_outbox.hpp"
 #include "coordinator/jobs/job_watch.hpp"
 
@@ -32,15 +33,7 @@ namespace {
 constexpr std::size_t k_outbox_messages = 4096;
 constexpr std::size_t k_max_client_message = 4096;
 
-std::string iso8601(jobs::time_point at) {
-    const auto seconds = std::chrono::time_point_cast<std::chrono::seconds>(at);
-    const std::time_t t = std::chrono::system_clock::to_time_t(seconds);
-    std::tm utc{};
-    gmtime_r(&t, &utc);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-    return text;
-}
+std::string iso8601(jobs::time_point at) { return iso8601_utc(at); }
 
 std::string error_message(const json& data) {
     const json& error = data.contains("error") ? data["error"] : data;
