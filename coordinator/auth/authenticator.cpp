@@ -11,13 +11,15 @@ namespace vpsfleet::auth {
 namespace {
 
 principal from_api_key(pqxx::connection& conn, std::string_view secret) {
+    // Every API call runs this: prepared once per connection, it is not planned each time.
+    conn.prepare("auth_api_key",
+                 "SELECT k.id, k.project_id, p.uid, k.permissions, u.id, u.uid, u.status, "
+                 "       k.last_used_at IS NULL OR k.last_used_at < now() - interval '60 seconds' "
+                 "FROM api_keys k JOIN projects p ON p.id = k.project_id "
+                 "JOIN users u ON u.id = k.user_id "
+                 "WHERE k.secret_hash = $1 AND k.revoked_at IS NULL");
     pqxx::work tx(conn);
-    const auto rows = tx.exec_params(
-        "SELECT k.id, k.project_id, p.uid, k.permissions, u.id, u.uid, u.status, "
-        "       k.last_used_at IS NULL OR k.last_used_at < now() - interval '60 seconds' "
-        "FROM api_keys k JOIN projects p ON p.id = k.project_id JOIN users u ON u.id = k.user_id "
-        "WHERE k.secret_hash = $1 AND k.revoked_at IS NULL",
-        secrets::sha256_hex(secret));
+    const auto rows = tx.exec_prepared("auth_api_key", secrets::sha256_hex(secret));
     if (rows.empty()) throw auth_failure("invalid_api_key", "Invalid API key.");
     const auto r = rows[0];
     if (r[6].as<std::string>() != "active") {

@@ -247,12 +247,14 @@ void add_instance_routes(endpoints& api, services& s) {
                 const std::string uid = p.at("instance");
                 auto read = [&](pqxx::connection& conn) {
                     const auto& box = s.keys.box(conn);
+                    // The most frequent read there is: prepared once per connection.
+                    conn.prepare("instance_by_uid",
+                                 k_instance_select +
+                                     "WHERE i.project_id = $1 AND i.uid = $2 AND "
+                                     "i.deleted_at IS NULL");
                     pqxx::work tx(conn);
                     const auto project_id = resolve_project(tx, c, project);
-                    const auto rows = tx.exec_params(
-                        k_instance_select +
-                            "WHERE i.project_id = $1 AND i.uid = $2 AND i.deleted_at IS NULL",
-                        project_id, uid);
+                    const auto rows = tx.exec_prepared("instance_by_uid", project_id, uid);
                     if (rows.empty()) throw not_found("instance_not_found", "Instance not found");
                     json out = instance_json(rows[0]);
                     out["root_password"] = nullptr;
