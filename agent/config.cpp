@@ -90,6 +90,7 @@ agent_config load_config(const std::string& path) {
     cfg.max_frame_bytes = static_cast<std::size_t>(link.get_int(
         "max_frame_bytes", static_cast<std::int64_t>(cfg.max_frame_bytes), 4096, 64 * 1024 * 1024));
     cfg.send_queue_messages = static_cast<std::size_t>(link.get_int(
+    cfg.push_interval = collector.get_duration("push_interval", cfg.push_interval, 100ms, 1h);
         "send_queue_messages", static_cast<std::int64_t>(cfg.send_queue_messages), 1, 1'000'000));
     cfg.reconnect_cap = link.get_duration("reconnect_cap", cfg.reconnect_cap, 100ms, 10min);
     link.finish();

@@ -36,6 +36,8 @@ struct agent_config {
     std::size_t max_frame_bytes = 1024 * 1024;
     std::size_t send_queue_messages = 1024;
     std::chrono::milliseconds reconnect_cap{30'000};
+    // Usage samples go to the coordinator over the link this often (the latest one each time).
+    std::chrono::milliseconds push_interval{60'000};
 };
 
 // Throws config::config_error naming the file and key on any unknown key or bad value.

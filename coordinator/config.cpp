@@ -118,6 +118,10 @@ coordinator_config load_config(const std::string& path) {
     cfg.fleet.lease = fleet.get_duration("lease", cfg.fleet.lease, 30ms, 1h);
     cfg.fleet.reconcile_interval =
         fleet.get_duration("reconcile_interval", cfg.fleet.reconcile_interval, 10ms, 24h);
+    cfg.fleet.samples_flush =
+        fleet.get_duration("samples_flush", cfg.fleet.samples_flush, 10ms, 1min);
+    cfg.fleet.samples_retention = std::chrono::duration_cast<std::chrono::seconds>(
+        fleet.get_duration("samples_retention", cfg.fleet.samples_retention, 1h, 24h * 3650));
     if (cfg.fleet.lease < 2 * cfg.fleet.heartbeat) {
         fleet.fail("lease",
                    "must be at least twice the heartbeat, so one lost heartbeat is not an outage");

@@ -40,6 +40,9 @@ struct fleet_config {
     // Besides after every inventory report, each held host is reconciled this often, so changes
     // on the database side (an instance deleted, a job done) are compared too.
     std::chrono::milliseconds reconcile_interval{60'000};
+    // Usage samples from agents are written this often, and kept this long.
+    std::chrono::milliseconds samples_flush{1000};
+    std::chrono::seconds samples_retention{30 * 24 * 3600};
     std::size_t max_frame_bytes = 1024 * 1024;
     std::size_t send_queue_messages = 1024;
 };

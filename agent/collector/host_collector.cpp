@@ -114,6 +114,11 @@ std::optional<host_snapshot> host_collector::latest() const {
     return latest_;
 }
 
+std::optional<protocol::metrics_batch> host_collector::latest_usage() const {
+    std::lock_guard lock(mutex_);
+    return latest_usage_;
+}
+
 void host_collector::publish(const sample_result& sample) {
     const auto& facts = sample.snapshot.facts;
     cpus_.Set(facts.cpus);
@@ -156,6 +161,10 @@ void host_collector::publish(const sample_result& sample) {
             .Set(static_cast<double>(pool.available_bytes));
     }
     vm_metrics_.publish(sample.stats->vms);
+    if (auto usage = usage_meter_.next(*sample.stats)) {
+        std::lock_guard lock(mutex_);
+        latest_usage_ = std::move(usage);
+    }
 }
 
 asio::awaitable<void> host_collector::loop() {

@@ -3,6 +3,7 @@
 // event) and publishes host and per-VM figures as Prometheus series. A hypervisor that cannot be
 // reached shows as hypervisor_up 0 and is tried again on the next tick. The collector owns the
 // driver and its worker pool; commands reach the hypervisor through hypervisor().
+#include "agent/collector/usage_meter.hpp"
 #include "agent/collector/vm_metrics.hpp"
 #include "agent/config.hpp"
 #include "agent/driver/driver.hpp"
@@ -59,6 +60,8 @@ class host_collector {
 
     // Empty until the hypervisor has been sampled once.
     std::optional<host_snapshot> latest() const;
+    // The latest usage sample for the coordinator; empty until statistics were read twice.
+    std::optional<protocol::metrics_batch> latest_usage() const;
 
   private:
     host_collector(boost::asio::io_context& io, prometheus::Registry& registry,
@@ -94,8 +97,10 @@ class host_collector {
     prometheus::Gauge* info_gauge_ = nullptr;
     std::string published_host_;
     vm_metrics vm_metrics_;
-    mutable std::mutex mutex_;  // guards latest_ and listener_
+    usage_meter usage_meter_;   // by loop()
+    mutable std::mutex mutex_;  // guards latest_, latest_usage_ and listener_
     std::optional<host_snapshot> latest_;
+    std::optional<protocol::metrics_batch> latest_usage_;
     driver::event_handler listener_;
 };
 

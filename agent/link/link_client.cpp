@@ -56,8 +56,10 @@ struct link_client::connection {
     bool said_hello = false;  // events may follow only once hello went out
     std::string close_reason;
     credentials creds;
-    std::string pending_key_pem;                     // the key of an outstanding cert.renew
-    protocol::inventory last_inventory;              // what the coordinator last heard
+    std::string pending_key_pem;         // the key of an outstanding cert.renew
+    protocol::inventory last_inventory;  // what the coordinator last heard
+    std::int64_t last_usage_at = 0;      // the `at` of the last usage sample sent
+    std::chrono::steady_clock::time_point usage_due{};
     std::chrono::system_clock::time_point renew_at;  // of creds.certificate_pem
 
     // Worked out once per certificate, not at every heartbeat.
@@ -388,6 +390,14 @@ asio::awaitable<void> link_client::heartbeat_loop(std::shared_ptr<connection> co
             !(inventory == conn->last_inventory)) {
             conn->last_inventory = inventory;
             send(*conn, std::move(inventory));
+        }
+        // Usage samples ride the heartbeat's timer: due every collector.push_interval.
+        if (std::chrono::steady_clock::now() >= conn->usage_due) {
+            if (auto usage = collector_.latest_usage(); usage && usage->at > conn->last_usage_at) {
+                conn->last_usage_at = usage->at;
+                conn->usage_due = std::chrono::steady_clock::now() + cfg_.push_interval;
+                send(*conn, std::move(*usage));
+            }
         }
         try {
             maybe_renew(*conn);

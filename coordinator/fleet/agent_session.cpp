@@ -208,6 +208,10 @@ asio::awaitable<void> agent_session::handle(const protocol::envelope& env) {
         co_await on_command_reply(env);
     } else if (const auto* inv = std::get_if<protocol::inventory>(&env.body)) {
         co_await on_inventory(*inv);
+    } else if (const auto* m = std::get_if<protocol::metrics_batch>(&env.body)) {
+        const auto added = ctx_.samples.add(host_id_, *m);
+        if (!added.stored) ctx_.metrics.samples_counted("dropped", m->vms.size() + 1);
+        ctx_.metrics.samples_counted("refused", added.refused);
     } else if (const auto* err = std::get_if<protocol::error>(&env.body)) {
         log::warn("agent reported an error",
                   {{"host_id", host_id_}, {"code", err->code}, {"message", err->message}});
@@ -217,7 +221,7 @@ asio::awaitable<void> agent_session::handle(const protocol::envelope& env) {
                std::holds_alternative<protocol::cert_issued>(env.body)) {
         reply_error("unexpected_type", env.type + " is sent by the coordinator, not to it", env.id);
     }
-    // heartbeat, metrics, events and command replies count as liveness already.
+    // heartbeats and events count as liveness already.
 }
 
 asio::awaitable<void> agent_session::on_hello(const protocol::envelope& env,

@@ -5,6 +5,7 @@
 #include "coordinator/fleet/fleet_ca.hpp"
 #include "coordinator/fleet/fleet_metrics.hpp"
 #include "coordinator/fleet/host_registry.hpp"
+#include "coordinator/fleet/usage_samples.hpp"
 #include "coordinator/store/database.hpp"
 
 #include <cstdint>
@@ -29,6 +30,8 @@ struct fleet_context {
     fleet_ca ca;
     fleet_metrics& metrics;
     std::string instance;  // identifies this coordinator process in hosts.connected_instance
+    // Usage samples waiting for the next write (fleet_service's samples loop).
+    sample_buffer samples{500'000};
 
     // Sessions held by this instance, by host id. attach returns the session it replaced, if any.
     std::shared_ptr<agent_session> attach(std::int64_t host_id,

@@ -47,7 +47,12 @@ fleet_metrics::fleet_metrics(prometheus::Registry& registry)
       drift_resolved(prometheus::BuildCounter()
                          .Name("vpsfleet_coordinator_drift_findings_resolved_total")
                          .Help("Reconciliation findings that stopped holding, by kind")
-                         .Register(registry)) {}
+                         .Register(registry)),
+      samples(prometheus::BuildCounter()
+                  .Name("vpsfleet_coordinator_fleet_samples_total")
+                  .Help("Usage samples from agents by outcome: stored, refused (unusable), "
+                        "dropped (buffer full), failed (the write failed)")
+                  .Register(registry)) {}
 
 void fleet_metrics::command_done(const std::string& kind, bool ok, double seconds) {
     static const prometheus::Histogram::BucketBoundaries buckets{

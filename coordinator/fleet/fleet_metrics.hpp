@@ -39,6 +39,10 @@ struct fleet_metrics {
     }
     // Submission to first result, by command kind and outcome.
     void command_done(const std::string& kind, bool ok, double seconds);
+    // Usage samples by outcome: stored, refused (unusable), dropped (buffer full), failed (write).
+    void samples_counted(const std::string& outcome, std::size_t n) {
+        if (n > 0) samples.Add({{"outcome", outcome}}).Increment(static_cast<double>(n));
+    }
 
     prometheus::Gauge& connected_agents;
     prometheus::Gauge& send_queue_depth;  // messages waiting, summed over all sessions
@@ -50,6 +54,7 @@ struct fleet_metrics {
     prometheus::Family<prometheus::Counter>& inventory_changes;
     prometheus::Family<prometheus::Counter>& drift_found;
     prometheus::Family<prometheus::Counter>& drift_resolved;
+    prometheus::Family<prometheus::Counter>& samples;
 };
 
 }  // namespace vpsfleet::fleet

@@ -38,7 +38,8 @@ fleet_service::fleet_service(asio::io_context& io, const coordinator::fleet_conf
                          }
                      }),
       timer_(io),
-      reconcile_timer_(io) {}
+      reconcile_timer_(io),
+      samples_timer_(io) {}
 
 void fleet_service::start() {
     listener_ = std::make_shared<fleet_listener>(io_, ctx_);
@@ -46,6 +47,7 @@ void fleet_service::start() {
     listener_->start();
     asio::co_spawn(io_, liveness_loop(), asio::detached);
     asio::co_spawn(io_, reconcile_loop(), asio::detached);
+    asio::co_spawn(io_, samples_loop(), asio::detached);
     notifications_.start();
 }
 
@@ -53,6 +55,7 @@ void fleet_service::stop() {
     stopping_ = true;
     timer_.cancel();
     reconcile_timer_.cancel();
+    samples_timer_.cancel();
     notifications_.stop();
     if (listener_) listener_->stop();
 }
@@ -101,6 +104,40 @@ asio::awaitable<void> fleet_service::reconcile_loop() {
             } catch (const std::exception& e) {
                 log::warn("reconciliation failed", {{"host_id", host}, {"error", e.what()}});
             }
+        }
+    }
+}
+
+asio::awaitable<void> fleet_service::samples_loop() {
+    auto next_prune = std::chrono::steady_clock::now();
+    while (!stopping_) {
+        samples_timer_.expires_after(ctx_.cfg.samples_flush);
+        boost::system::error_code ec;
+        co_await samples_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        // One last write on the way out, so a clean stop loses nothing.
+        auto rows = std::make_shared<sample_rows>(ctx_.samples.take());
+        const std::size_t n = rows->size();
+        if (n > 0) {
+            try {
+                auto write = [rows](pqxx::connection& c) { write_samples(c, *rows); };
+                co_await ctx_.db.run(write);
+                ctx_.metrics.samples_counted("stored", n);
+            } catch (const std::exception& e) {
+                ctx_.metrics.samples_counted("failed", n);
+                log::warn("usage samples not stored", {{"samples", n}, {"error", e.what()}});
+            }
+        }
+        if (stopping_ || std::chrono::steady_clock::now() < next_prune) continue;
+        next_prune = std::chrono::steady_clock::now() + std::chrono::minutes(10);
+        try {
+            const auto retention = ctx_.cfg.samples_retention;
+            auto prune = [retention](pqxx::connection& c) {
+                return prune_samples(c, retention, 100'000);
+            };
+            const auto deleted = co_await ctx_.db.run(prune);
+            if (deleted > 0) log::info("old usage samples pruned", {{"rows", deleted}});
+        } catch (const std::exception& e) {
+            log::warn("usage samples not pruned", {{"error", e.what()}});
         }
     }
 }

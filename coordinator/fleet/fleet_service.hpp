@@ -24,6 +24,8 @@ class fleet_service {
     boost::asio::awaitable<void> liveness_loop();
     // Reconciles the hosts whose links this coordinator holds, every fleet.reconcile_interval.
     boost::asio::awaitable<void> reconcile_loop();
+    // Writes the buffered usage samples every fleet.samples_flush and prunes old ones.
+    boost::asio::awaitable<void> samples_loop();
 
     boost::asio::io_context& io_;
     fleet_metrics metrics_;
@@ -32,6 +34,7 @@ class fleet_service {
     notification_listener notifications_;
     boost::asio::steady_timer timer_;
     boost::asio::steady_timer reconcile_timer_;
+    boost::asio::steady_timer samples_timer_;
     bool stopping_ = false;
 };
 

@@ -68,7 +68,7 @@ void fleet_fixture::write_agent_config(const std::string& path, const std::strin
     std::ofstream(path) << "host:\n  name: " << name
                         << "\nhypervisor:\n  libvirt_uri: " << libvirt_uri
                         << "\nmetrics:\n  listen: 127.0.0.1:0\n"
-                        << "collector:\n  interval: " << interval
+                        << "collector:\n  interval: " << interval << "\n  push_interval: 300ms"
                         << "\nlink:\n  state_dir: " << dir_ << "/" << name
                         << "\n  reconnect_cap: 300ms\n";
 }

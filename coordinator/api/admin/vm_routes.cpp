@@ -33,7 +33,10 @@ const std::string k_vm_from =
     "JOIN projects pr ON pr.id = i.project_id JOIN users o ON o.id = pr.owner_user_id "
     "LEFT JOIN hosts h ON h.id = i.host_id LEFT JOIN regions g ON g.id = h.region_id "
     "LEFT JOIN host_domains d ON d.host_id = i.host_id AND d.uuid = i.libvirt_uuid::text "
-    "LEFT JOIN account_ssh_keys k ON k.id = i.ssh_key_id ";
+    "LEFT JOIN account_ssh_keys k ON k.id = i.ssh_key_id "
+    "LEFT JOIN LATERAL (SELECT at, cpu_percent, memory_used, net_rx, net_tx, disk_write, "
+    "  disk_read FROM vm_samples WHERE vm_uuid = i.libvirt_uuid ORDER BY at DESC LIMIT 1) u "
+    "  ON true ";
 
 const std::string k_vm_select =
     "SELECT i.id, " + store::iso8601("i.created_at") +
@@ -45,7 +48,10 @@ const std::string k_vm_select =
     "   ORDER BY family(a.ip), a.id) FROM vm_ip_assignments a "
     "  WHERE a.instance_id = i.id AND a.deleted_at IS NULL), " +
     store::iso8601("i.expires_at") +
-    ", i.auto_renew AND i.expires_at IS NOT NULL, i.ssh_key_id, k.name, i.ref_code " + k_vm_from;
+    ", i.auto_renew AND i.expires_at IS NOT NULL, i.ssh_key_id, k.name, i.ref_code, "
+    "extract(epoch FROM u.at)::bigint, u.cpu_percent, u.memory_used, u.net_rx, u.net_tx, "
+    "u.disk_write, u.disk_read " +
+    k_vm_from;
 
 // user_id, host_id, pubkey, region_id, include_deleted.
 const std::string k_vm_filter =
@@ -53,8 +59,8 @@ const std::string k_vm_filter =
     "AND ($3::text IS NULL OR o.pubkey = lower($3)) AND ($4::bigint IS NULL OR h.region_id = $4) "
     "AND ($5 OR i.deleted_at IS NULL) ";
 
-// VmRunningStates from the instance's status and its host's last report. Usage figures are zero:
-// per-VM samples are not stored yet.
+// VmRunningStates from the instance's status and its host's last report; usage from the latest
+// sample the host pushed (zero before the first), the timestamp that sample's or the report's.
 json running_state(const pqxx::row& r) {
     const auto status = r[20].as<std::string>();
     if (r[12].is_null() || status == "deleted") return nullptr;
@@ -68,15 +74,18 @@ json running_state(const pqxx::row& r) {
             r[23].is_null() ? r[21].as<std::string>() : r[23].as<std::string>();
         state = power == "running" ? "running" : "stopped";
     }
-    return {{"timestamp", r[22].as<std::int64_t>()},
+    const bool sampled = !r[30].is_null();
+    const auto counter = [&](int column) { return sampled ? r[column].as<std::int64_t>() : 0; };
+    const double memory = static_cast<double>(r[8].as<std::int64_t>() * k_mib);
+    return {{"timestamp", sampled ? r[30].as<std::int64_t>() : r[22].as<std::int64_t>()},
             {"state", state},
-            {"cpu_usage", 0.0},
-            {"mem_usage", 0.0},
+            {"cpu_usage", sampled ? r[31].as<double>() : 0.0},
+            {"mem_usage", sampled && memory > 0 ? 100.0 * r[32].as<double>() / memory : 0.0},
             {"uptime", 0},
-            {"net_in", 0},
-            {"net_out", 0},
-            {"disk_write", 0},
-            {"disk_read", 0}};
+            {"net_in", counter(33)},
+            {"net_out", counter(34)},
+            {"disk_write", counter(35)},
+            {"disk_read", counter(36)}};
 }
 
 // An instance not placed yet (or that failed to be) has no host nor region: those are null.
