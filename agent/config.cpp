@@ -69,6 +69,14 @@ agent_config load_config(const std::string& path) {
     config::section hypervisor = root.child("hypervisor");
     cfg.driver = hypervisor.get_choice("driver", cfg.driver, {"libvirt", "proxmox"});
     cfg.libvirt_uri = hypervisor.get_string("libvirt_uri", cfg.libvirt_uri);
+    cfg.cpu_mode = hypervisor.get_choice("cpu_mode", cfg.cpu_mode,
+                                         {"host-model", "host-passthrough", "default"});
+    cfg.cpu_disable = hypervisor.get_string_list("cpu_disable", cfg.cpu_disable);
+    for (const auto& feature : cfg.cpu_disable) {
+        if (feature.empty() || feature.find_first_not_of(
+                                   "abcdefghijklmnopqrstuvwxyz0123456789-_.") != std::string::npos)
+            hypervisor.fail("cpu_disable", "'" + feature + "' is not a CPU feature name");
+    }
     if (cfg.libvirt_uri.find("://") == std::string::npos) {
         hypervisor.fail("libvirt_uri", "expected a libvirt URI such as qemu:///system, got '" +
                                            cfg.libvirt_uri + "'");
@@ -82,6 +90,7 @@ agent_config load_config(const std::string& path) {
 
     config::section collector = root.child("collector");
     cfg.collect_interval = collector.get_duration("interval", cfg.collect_interval, 100ms, 1h);
+    cfg.push_interval = collector.get_duration("push_interval", cfg.push_interval, 100ms, 1h);
     collector.finish();
 
     config::section link = root.child("link");
@@ -90,7 +99,6 @@ agent_config load_config(const std::string& path) {
     cfg.max_frame_bytes = static_cast<std::size_t>(link.get_int(
         "max_frame_bytes", static_cast<std::int64_t>(cfg.max_frame_bytes), 4096, 64 * 1024 * 1024));
     cfg.send_queue_messages = static_cast<std::size_t>(link.get_int(
-    cfg.push_interval = collector.get_duration("push_interval", cfg.push_interval, 100ms, 1h);
         "send_queue_messages", static_cast<std::int64_t>(cfg.send_queue_messages), 1, 1'000'000));
     cfg.reconnect_cap = link.get_duration("reconnect_cap", cfg.reconnect_cap, 100ms, 10min);
     link.finish();

@@ -28,16 +28,21 @@ struct agent_config {
     std::optional<std::string> host_name;
     std::string driver = "libvirt";
     std::string libvirt_uri = "qemu:///system";
+    // The guest CPU under KVM: host-model (migratable, the default), host-passthrough, or
+    // default (QEMU's generic model); cpu_disable turns features off, for hosts (nested ones)
+    // whose KVM refuses one the model would give.
+    std::string cpu_mode = "host-model";
+    std::vector<std::string> cpu_disable;
     proxmox_config proxmox;
     config::endpoint metrics_listen{"127.0.0.1", 9101};
     std::chrono::milliseconds collect_interval{10'000};
+    // Usage samples go to the coordinator over the link this often (the latest one each time).
+    std::chrono::milliseconds push_interval{60'000};
     // Enrollment keys and certificates live here (written by `vpsfleet-agent enroll`).
     std::string state_dir = "/var/lib/vpsfleet-agent";
     std::size_t max_frame_bytes = 1024 * 1024;
     std::size_t send_queue_messages = 1024;
     std::chrono::milliseconds reconnect_cap{30'000};
-    // Usage samples go to the coordinator over the link this often (the latest one each time).
-    std::chrono::milliseconds push_interval{60'000};
 };
 
 // Throws config::config_error naming the file and key on any unknown key or bad value.

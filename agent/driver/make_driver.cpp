@@ -24,6 +24,8 @@ std::unique_ptr<hypervisor> make_driver(const agent_config& cfg) {
     libvirt::libvirt_options options;
     options.uri = cfg.libvirt_uri;
     options.seed_dir = cfg.state_dir + "/seeds";
+    options.cpu_mode = cfg.cpu_mode;
+    options.cpu_disable = cfg.cpu_disable;
     return std::make_unique<libvirt::libvirt_driver>(std::move(options));
 }
 

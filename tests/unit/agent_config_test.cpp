@@ -24,7 +24,25 @@ TEST(agent_config, defaults_suit_a_libvirt_host) {
     EXPECT_EQ(cfg.libvirt_uri, "qemu:///system");
     EXPECT_EQ(cfg.metrics_listen.to_string(), "127.0.0.1:9101");
     EXPECT_EQ(cfg.collect_interval, std::chrono::seconds(10));
+    EXPECT_EQ(cfg.push_interval, std::chrono::seconds(60));
+    EXPECT_EQ(cfg.cpu_mode, "host-model");
+    EXPECT_TRUE(cfg.cpu_disable.empty());
     EXPECT_FALSE(cfg.host_name);
+}
+
+TEST(agent_config, guest_cpu_mode_and_disabled_features) {
+    temp_file file(
+        "hypervisor:\n  cpu_mode: host-passthrough\n  cpu_disable: [arch-capabilities]\n"
+        "collector:\n  push_interval: 30s\n");
+    const auto cfg = agent::load_config(file.path());
+    EXPECT_EQ(cfg.cpu_mode, "host-passthrough");
+    EXPECT_EQ(cfg.cpu_disable, std::vector<std::string>{"arch-capabilities"});
+    EXPECT_EQ(cfg.push_interval, std::chrono::seconds(30));
+    EXPECT_NE(error_loading("hypervisor:\n  cpu_mode: max\n").find("hypervisor.cpu_mode"),
+              std::string::npos);
+    EXPECT_NE(error_loading("hypervisor:\n  cpu_disable: [\"x'><evil/>\"]\n")
+                  .find("is not a CPU feature name"),
+              std::string::npos);
 }
 
 TEST(agent_config, example_file_in_the_repository_loads) {

@@ -109,7 +109,12 @@ std::string build_domain_xml(const domain_xml_input& in) {
     }
     out += "  <os>\n    <type>hvm</type>\n    <boot dev='hd'/>\n  </os>\n";
     out += "  <features>\n    <acpi/>\n    <apic/>\n  </features>\n";
-    if (in.domain_type == "kvm") out += "  <cpu mode='host-model'/>\n";
+    if (in.domain_type == "kvm" && in.cpu_mode != "default") {
+        out += "  <cpu" + attr("mode", in.cpu_mode) + ">\n";
+        for (const auto& feature : in.cpu_disable)
+            out += "    <feature policy='disable'" + attr("name", feature) + "/>\n";
+        out += "  </cpu>\n";
+    }
     out += "  <clock offset='utc'/>\n";
     out += "  <on_poweroff>destroy</on_poweroff>\n  <on_reboot>restart</on_reboot>\n";
     out += "  <on_crash>destroy</on_crash>\n";

@@ -19,6 +19,8 @@ struct disk_volume {
 struct domain_xml_input {
     const driver::vm_spec* spec = nullptr;  // nics must carry their final MACs
     std::string domain_type = "kvm";        // kvm | qemu | test
+    std::string cpu_mode = "host-model";    // under kvm: host-model, host-passthrough, default
+    std::vector<std::string> cpu_disable;   // CPU features turned off
     std::vector<disk_volume> disks;         // one per spec->disks, in order
     std::optional<std::string> seed_iso;    // cloud-init seed, attached as a CD-ROM
     std::string vnc_password;               // until the first console ticket replaces it

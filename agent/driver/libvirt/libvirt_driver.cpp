@@ -240,6 +240,8 @@ result<driver::vm_status> libvirt_driver::define(const driver::vm_spec& input) {
     domain_xml_input in;
     in.spec = &spec;
     in.domain_type = domain_type(conn);
+    in.cpu_mode = options_.cpu_mode;
+    in.cpu_disable = options_.cpu_disable;
     // A define that fails takes back the volumes it created, so a retry starts clean.
     std::vector<disk_volume> created;
     auto fail = [&](driver::error e) {

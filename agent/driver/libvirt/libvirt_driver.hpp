@@ -25,6 +25,9 @@ struct libvirt_options {
     std::string seed_dir = "/var/lib/vpsfleet-agent/seeds";
     // How often shutdown() looks whether the guest has powered off.
     std::chrono::milliseconds poll_interval{200};
+    // The guest CPU under KVM (agent_config::cpu_mode, cpu_disable).
+    std::string cpu_mode = "host-model";
+    std::vector<std::string> cpu_disable;
 };
 
 class libvirt_driver final : public driver::hypervisor {
