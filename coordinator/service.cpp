@@ -15,6 +15,7 @@
 #include "coordinator/api/customer/catalog_routes.hpp"
 #include "coordinator/api/customer/firewall_routes.hpp"
 #include "coordinator/api/customer/instance_extra_routes.hpp"
+#include "coordinator/api/customer/instance_ip_routes.hpp"
 #include "coordinator/api/customer/instance_metrics_routes.hpp"
 #include "coordinator/api/customer/instance_routes.hpp"
 #include "coordinator/api/customer/job_routes.hpp"
@@ -117,6 +118,7 @@ void service::add_routes() {
     api::customer::add_instance_routes(gateway_.customer(), api_services_);
     api::customer::add_instance_extra_routes(gateway_.customer(), api_services_);
     api::customer::add_instance_metrics_routes(gateway_.customer(), api_services_);
+    api::customer::add_instance_ip_routes(gateway_.customer(), api_services_);
     api::customer::add_firewall_routes(gateway_.customer(), api_services_);
     api::customer::add_job_routes(gateway_.customer(), api_services_);
     api::customer::add_billing_routes(gateway_.customer(), api_services_);

@@ -112,6 +112,57 @@ TEST(instances_ipam_e2e, an_ordered_instance_gets_addresses_that_reach_its_host)
     EXPECT_TRUE(contains(network.output, "via: 192.0.2.1")) << network.output;
     EXPECT_TRUE(contains(network.output, "dhcp4: false")) << network.output;
 
+    // The customer sees the instance's addresses and sets reverse DNS on one: an ip.update job.
+    const std::string ips = base + "/instances/" + instance + "/ips";
+    auto listed = api.get(ips, user.access_token);
+    ASSERT_EQ(listed.status, 200) << listed.raw;
+    ASSERT_EQ(listed.body["ips"].size(), 2u) << listed.raw;
+    EXPECT_EQ(listed.body["ips"][0], json({{"ip", "192.0.2.2"},
+                                           {"family", 4},
+                                           {"cidr", "192.0.2.0/30"},
+                                           {"gateway", "192.0.2.1"},
+                                           {"reverse_dns", nullptr},
+                                           {"change_pending", false}}));
+    EXPECT_EQ(listed.body["ips"][1]["ip"], v6);
+    const auto patch = [&](const std::string& ip, const json& body) {
+        return api.call("PATCH", ips + "/" + ip, body, api_client::bearer(user.access_token));
+    };
+    for (const json& bad :
+         {json::object(), json{{"reverse_dns", 7}}, json{{"reverse_dns", "-bad-.example.com"}},
+          json{{"reverse_dns", std::string(300, 'a') + ".com"}}}) {
+        const auto refused = patch("192.0.2.2", bad);
+        EXPECT_EQ(refused.status, 400) << bad.dump() << " -> " << refused.raw;
+        EXPECT_EQ(refused.body["error"]["details"]["field"], "reverse_dns") << refused.raw;
+    }
+    EXPECT_EQ(patch("192.0.2.3", {{"reverse_dns", "web.example.com"}}).status, 404);
+    EXPECT_EQ(patch("not-an-ip", {{"reverse_dns", "web.example.com"}}).status, 404);
+    const auto stranger = sign_up(api, "stranger@example.com");
+    EXPECT_EQ(api.call("PATCH", ips + "/192.0.2.2", {{"reverse_dns", "x.example.com"}},
+                       api_client::bearer(stranger.access_token))
+                  .status,
+              404);
+    EXPECT_EQ(query_text(url, "SELECT count(*) FROM jobs WHERE kind = 'ip.update'"), "0");
+    const auto named = patch("192.0.2.2", {{"reverse_dns", "Web-01.Example.com."}});
+    ASSERT_EQ(named.status, 202) << named.raw;
+    EXPECT_EQ(named.body["job"]["type"], "ip.update");
+    EXPECT_EQ(finished_job(api, project, named.body["job"]["uid"], user.access_token)["status"],
+              "succeeded");
+    listed = api.get(ips, user.access_token);
+    EXPECT_EQ(listed.body["ips"][0]["reverse_dns"], "web-01.example.com") << listed.raw;
+    const auto cleared = patch("192.0.2.2", {{"reverse_dns", nullptr}});
+    ASSERT_EQ(cleared.status, 202) << cleared.raw;
+    EXPECT_EQ(finished_job(api, project, cleared.body["job"]["uid"], user.access_token)["status"],
+              "succeeded");
+    EXPECT_EQ(api.get(ips, user.access_token).body["ips"][0]["reverse_dns"], nullptr);
+
+    // The region counts the instance's two live addresses.
+    const auto operator_account = sign_up(api, "ops@example.com");
+    grant_role(url, operator_account.email, "admin");
+    const auto region_shown = api.call("GET", "/api/admin/v1/regions/" + region, nullptr,
+                                       api_client::bearer(operator_account.access_token));
+    ASSERT_EQ(region_shown.status, 200) << region_shown.raw;
+    EXPECT_EQ(region_shown.body["data"]["total_ip_assignments"], 2) << region_shown.raw;
+
     // The range is full: the next order fails and gives its host reservation back.
     const auto second = api.post(base + "/instances", order("web-02"), user.access_token);
     ASSERT_EQ(second.status, 202) << second.raw;

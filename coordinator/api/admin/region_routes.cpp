@@ -20,7 +20,9 @@ const std::string k_region_select =
     "  (SELECT COALESCE(sum(c.allocations), 0) FROM hosts h JOIN host_capacity c "
     "     ON c.host_id = h.id WHERE h.region_id = g.id), "
     "  (SELECT COALESCE(sum(h.cpu), 0) FROM hosts h WHERE h.region_id = g.id), "
-    "  (SELECT COALESCE(sum(h.memory), 0) FROM hosts h WHERE h.region_id = g.id) "
+    "  (SELECT COALESCE(sum(h.memory), 0) FROM hosts h WHERE h.region_id = g.id), "
+    "  (SELECT count(*) FROM vm_ip_assignments a JOIN ip_ranges r ON r.id = a.ip_range_id "
+    "     WHERE r.region_id = g.id AND a.deleted_at IS NULL) "
     "FROM regions g ";
 
 json region_json(const pqxx::row& r) {
@@ -32,7 +34,7 @@ json region_json(const pqxx::row& r) {
             {"total_vms", r[5].as<std::int64_t>()},
             {"total_cpu_cores", r[6].as<std::int64_t>()},
             {"total_memory_bytes", r[7].as<std::int64_t>()},
-            {"total_ip_assignments", 0}};
+            {"total_ip_assignments", r[8].as<std::int64_t>()}};
 }
 
 json read_region(pqxx::work& tx, std::int64_t id) {
