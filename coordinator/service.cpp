@@ -7,6 +7,7 @@
 #include "coordinator/api/admin/fleet_routes.hpp"
 #include "coordinator/api/admin/ipam_routes.hpp"
 #include "coordinator/api/admin/job_routes.hpp"
+#include "coordinator/api/admin/project_ip_range_routes.hpp"
 #include "coordinator/api/admin/prometheus_routes.hpp"
 #include "coordinator/api/admin/role_routes.hpp"
 #include "coordinator/api/customer/account_keys_routes.hpp"
@@ -18,6 +19,7 @@
 #include "coordinator/api/customer/instance_ip_routes.hpp"
 #include "coordinator/api/customer/instance_metrics_routes.hpp"
 #include "coordinator/api/customer/instance_routes.hpp"
+#include "coordinator/api/customer/ip_range_routes.hpp"
 #include "coordinator/api/customer/job_routes.hpp"
 #include "coordinator/api/customer/payment_routes.hpp"
 #include "coordinator/api/customer/project_routes.hpp"
@@ -119,6 +121,7 @@ void service::add_routes() {
     api::customer::add_instance_extra_routes(gateway_.customer(), api_services_);
     api::customer::add_instance_metrics_routes(gateway_.customer(), api_services_);
     api::customer::add_instance_ip_routes(gateway_.customer(), api_services_);
+    api::customer::add_ip_range_routes(gateway_.customer(), api_services_);
     api::customer::add_firewall_routes(gateway_.customer(), api_services_);
     api::customer::add_job_routes(gateway_.customer(), api_services_);
     api::customer::add_billing_routes(gateway_.customer(), api_services_);
@@ -127,6 +130,7 @@ void service::add_routes() {
     api::admin::add_region_routes(gateway_.admin(), api_services_);
     api::admin::add_host_routes(gateway_.admin(), api_services_);
     api::admin::add_ipam_routes(gateway_.admin(), api_services_);
+    api::admin::add_project_ip_range_routes(gateway_.admin(), api_services_);
     api::admin::add_user_routes(gateway_.admin(), api_services_);
     api::admin::add_os_image_routes(gateway_.admin(), api_services_);
     api::admin::add_template_routes(gateway_.admin(), api_services_);
