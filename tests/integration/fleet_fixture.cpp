@@ -63,11 +63,11 @@ std::string fleet_fixture::create_token(const std::string& ttl) {
 }
 
 void fleet_fixture::write_agent_config(const std::string& path, const std::string& name,
-                                       const std::string& libvirt_uri,
-                                       const std::string& interval) const {
+                                       const std::string& libvirt_uri, const std::string& interval,
+                                       const std::string& hypervisor_extra) const {
     std::ofstream(path) << "host:\n  name: " << name
-                        << "\nhypervisor:\n  libvirt_uri: " << libvirt_uri
-                        << "\nmetrics:\n  listen: 127.0.0.1:0\n"
+                        << "\nhypervisor:\n  libvirt_uri: " << libvirt_uri << "\n"
+                        << hypervisor_extra << "metrics:\n  listen: 127.0.0.1:0\n"
                         << "collector:\n  interval: " << interval << "\n  push_interval: 300ms"
                         << "\nlink:\n  state_dir: " << dir_ << "/" << name
                         << "\n  reconnect_cap: 300ms\n";
@@ -104,6 +104,17 @@ running_daemon fleet_fixture::start_catalog_host_agent(const std::string& name) 
     write_agent_config(
         config, name, std::string("test://") + VPSFLEET_SOURCE_DIR + "/tests/data/libvirt/host.xml",
         "100ms");
+    const auto enrolled = enroll_with_config(config, create_token());
+    EXPECT_EQ(enrolled.status, 0) << enrolled.output;
+    return launch_daemon(agent_bin(), config);
+}
+
+running_daemon fleet_fixture::start_qemu_agent(const std::string& name) {
+    std::filesystem::permissions(dir_, std::filesystem::perms(0755));
+    const std::string config = dir_ + "/" + name + "-qemu.yaml";
+    // This test machine is a VM whose KVM refuses host-model's IA32_ARCH_CAPABILITIES MSR.
+    write_agent_config(config, name, "qemu:///system", "200ms",
+                       "  cpu_disable: [arch-capabilities]\n");
     const auto enrolled = enroll_with_config(config, create_token());
     EXPECT_EQ(enrolled.status, 0) << enrolled.output;
     return launch_daemon(agent_bin(), config);

@@ -34,6 +34,9 @@ class fleet_fixture {
     // Gives an enrolled host room for the catalog's plans (8 CPUs, 16 GiB of memory, a 100 GiB
     // "vms" disk); returns its id.
     std::string give_host_room(const std::string& name) const;
+    // Enrolls and starts an agent on libvirtd's qemu:///system (real KVM guests). Its seeds
+    // live under dir(), which becomes world-readable so QEMU can open them.
+    running_daemon start_qemu_agent(const std::string& name);
     std::string fleet_ca_fingerprint() const;
 
     std::string host_state(const std::string& name) const;
@@ -48,8 +51,10 @@ class fleet_fixture {
     running_daemon start_second_coordinator() const;
 
   private:
+    // hypervisor_extra: more keys for the hypervisor section, each line indented two spaces.
     void write_agent_config(const std::string& path, const std::string& name,
-                            const std::string& libvirt_uri, const std::string& interval) const;
+                            const std::string& libvirt_uri, const std::string& interval,
+                            const std::string& hypervisor_extra = {}) const;
     run_result enroll_with_config(const std::string& config, const std::string& token,
                                   const std::string& fingerprint = {}) const;
 

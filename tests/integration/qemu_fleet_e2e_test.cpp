@@ -1,0 +1,216 @@
+// The whole chain on a real hypervisor: a coordinator and PostgreSQL, an agent enrolled on
+// libvirtd's qemu:///system, and a customer who orders an instance through /api/v1. The
+// instance gets an address from the region's range, runs as a KVM guest, has its firewall rules
+// bound to its running interface as an nwfilter binding once the firewall.sync job is done, and
+// is gone from the host (guest, binding and disk) after its delete job. The guest has a blank
+// disk (no operating system), from a throwaway pool. Skipped when qemu:///system cannot be
+// reached, unless VPSFLEET_REQUIRE_QEMU is set.
+#include "tests/integration/api_fixture.hpp"
+#include "tests/integration/fleet_fixture.hpp"
+#include "tests/integration/test_helpers.hpp"
+#include "tests/support/child_process.hpp"
+#include "tests/support/temp_file.hpp"
+
+#include <gtest/gtest.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <regex>
+
+using namespace vpsfleet::testing;
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+namespace {
+
+std::string take(char* text) {
+    std::string out = text ? text : "";
+    std::free(text);
+    return out;
+}
+
+// Pools of the test's own on the host's libvirtd, and libvirt's "default" network running (the
+// network instances are attached to); what it started, it stops.
+class qemu_fleet : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        conn_ = virConnectOpen("qemu:///system");
+        if (!conn_) {
+            if (std::getenv("VPSFLEET_REQUIRE_QEMU")) FAIL() << "qemu:///system is unreachable";
+            GTEST_SKIP() << "qemu:///system is unreachable (libvirtd not running?)";
+        }
+        std::filesystem::permissions(dir_.path(), std::filesystem::perms(0755));
+        for (const std::string kind : {"images", "vms"}) {
+            std::filesystem::create_directories(dir_.path() + "/" + kind);
+            if (virStoragePoolPtr old = virStoragePoolLookupByName(conn_, pool(kind).c_str())) {
+                virStoragePoolDestroy(old);
+                virStoragePoolFree(old);
+            }
+        }
+        const auto made = run_command({"qemu-img", "create", "-q", "-f", "qcow2",
+                                       dir_.path() + "/images/blank.qcow2", "64M"});
+        ASSERT_EQ(made.status, 0) << made.output;
+        for (const std::string kind : {"images", "vms"}) {
+            const std::string xml = "<pool type='dir'><name>" + pool(kind) +
+                                    "</name><target><path>" + dir_.path() + "/" + kind +
+                                    "</path></target></pool>";
+            virStoragePoolPtr p = virStoragePoolCreateXML(conn_, xml.c_str(), 0);
+            ASSERT_NE(p, nullptr) << virGetLastErrorMessage();
+            virStoragePoolFree(p);
+        }
+        virNetworkPtr net = virNetworkLookupByName(conn_, "default");
+        ASSERT_NE(net, nullptr) << "libvirt's default network is not defined";
+        if (virNetworkIsActive(net) == 0) {
+            ASSERT_EQ(virNetworkCreate(net), 0) << virGetLastErrorMessage();
+            started_network_ = true;
+        }
+        virNetworkFree(net);
+    }
+
+    void TearDown() override {
+        if (!conn_) return;
+        if (!domain_uuid_.empty()) {
+            if (virDomainPtr d = virDomainLookupByUUIDString(conn_, domain_uuid_.c_str())) {
+                virDomainDestroy(d);
+                virDomainUndefine(d);
+                virDomainFree(d);
+            }
+        }
+        for (const std::string kind : {"images", "vms"}) {
+            if (virStoragePoolPtr p = virStoragePoolLookupByName(conn_, pool(kind).c_str())) {
+                virStoragePoolDestroy(p);
+                virStoragePoolFree(p);
+            }
+        }
+        if (started_network_) {
+            if (virNetworkPtr net = virNetworkLookupByName(conn_, "default")) {
+                virNetworkDestroy(net);
+                virNetworkFree(net);
+            }
+        }
+        virConnectClose(conn_);
+    }
+
+    std::string pool(const std::string& kind) const {
+        return "vpsfleet-qe-" + kind + "-" + std::to_string(getpid());
+    }
+
+    // The running guest's state ("running", ...), or "" when the host has no such guest.
+    std::string domain_state() {
+        virDomainPtr d = virDomainLookupByUUIDString(conn_, domain_uuid_.c_str());
+        if (!d) return "";
+        int state = 0;
+        int reason = 0;
+        virDomainGetState(d, &state, &reason, 0);
+        virDomainFree(d);
+        return state == VIR_DOMAIN_RUNNING ? "running" : "not running";
+    }
+
+    std::string domain_xml() {
+        virDomainPtr d = virDomainLookupByUUIDString(conn_, domain_uuid_.c_str());
+        if (!d) return "";
+        auto out = take(virDomainGetXMLDesc(d, 0));
+        virDomainFree(d);
+        return out;
+    }
+
+    virConnectPtr conn_ = nullptr;
+    temp_dir dir_;
+    bool started_network_ = false;
+    std::string domain_uuid_;
+};
+
+}  // namespace
+
+TEST_F(qemu_fleet, a_customers_instance_runs_on_kvm_with_its_address_and_firewall_then_goes) {
+    fleet_fixture fleet;
+    auto agent = fleet.start_qemu_agent("hv-kvm");
+    ASSERT_TRUE(fleet.wait_for_state("hv-kvm", "online"));
+    const auto& url = fleet.database_url();
+    // The host's VM disk pool, a small plan and a blank image from the test's pools, and an
+    // address range on the default network's subnet.
+    const std::string host = query_text(url, "SELECT id FROM hosts WHERE name = 'hv-kvm'");
+    exec_sql(url, "UPDATE hosts SET cpu = 2, memory = 4294967296 WHERE id = " + host);
+    exec_sql(url, "INSERT INTO host_disks (host_id, name, size, kind, interface) VALUES (" + host +
+                      ", '" + pool("vms") + "', 10737418240, 'ssd', 'pcie')");
+    exec_sql(url,
+             "INSERT INTO plans (uid, code, name, family, vcpu, memory_mb, disk_gb, network_mbps, "
+             "price_monthly_ore, price_hourly_ore, sort, cost_plan_id) SELECT 'pln_qt', 'qt-1', "
+             "'QT 1', 'qt', 1, 256, 1, 100, 100, 1, 99, cost_plan_id FROM plans "
+             "WHERE code = 'bxs-1'");
+    exec_sql(url,
+             "INSERT INTO os_images (uid, family, version, display_name, default_user, "
+             "min_disk_gb, has_guest_agent, source_pool, source_volume) VALUES ('img_qtblank', "
+             "'blank', '1', 'Blank disk', 'root', 1, false, '" +
+                 pool("images") + "', 'blank.qcow2')");
+    const std::string region = query_text(url, "SELECT region_id FROM hosts WHERE id = " + host);
+    exec_sql(url,
+             "INSERT INTO ip_ranges (cidr, gateway, region_id) VALUES ('192.168.122.0/24', "
+             "'192.168.122.1', " +
+                 region + ")");
+
+    const api_client api(fleet.coordinator().port);
+    const auto user = sign_up(api, "kvm@example.com");
+    const std::string project = first_project(api, user.access_token);
+    const std::string base = "/api/v1/projects/" + project;
+    const auto created = api.post(
+        base + "/instances", instance_order("kvm-01", "qt-1", "img_qtblank"), user.access_token);
+    ASSERT_EQ(created.status, 202) << created.raw;
+    const std::string instance = created.body["instance"]["uid"];
+    domain_uuid_ =
+        query_text(url, "SELECT libvirt_uuid FROM instances WHERE uid = '" + instance + "'");
+    auto job = finished_job(api, project, created.body["job"]["uid"], user.access_token);
+    ASSERT_EQ(job["status"], "succeeded") << job.dump();
+
+    // A KVM guest on the host, with the instance's MAC on the default network.
+    EXPECT_EQ(domain_state(), "running");
+    const std::string mac =
+        query_text(url, "SELECT mac FROM instances WHERE uid = '" + instance + "'");
+    std::string xml = domain_xml();
+    EXPECT_NE(xml.find("<mac address='" + mac + "'/>"), std::string::npos) << xml;
+    EXPECT_NE(xml.find("<source network='default'"), std::string::npos) << xml;
+    const auto shown = api.get(base + "/instances/" + instance, user.access_token);
+    EXPECT_EQ(shown.body["instance"]["status"], "running") << shown.raw;
+    EXPECT_EQ(shown.body["instance"]["primary_ip"], "192.168.122.2") << shown.raw;
+
+    // A firewall rule: the sync job binds the VM's filter to its running interface.
+    const auto rule =
+        api.post(base + "/instances/" + instance + "/firewall",
+                 {{"direction", "in"}, {"action", "ACCEPT"}, {"proto", "tcp"}, {"dport", "22"}},
+                 user.access_token);
+    ASSERT_EQ(rule.status, 201) << rule.raw;
+    const std::string filter = "vpsfleet-fw-" + domain_uuid_;
+    std::smatch port;
+    ASSERT_TRUE(std::regex_search(xml, port, std::regex("<target dev='(vnet[0-9]+)'"))) << xml;
+    const std::string dev = port[1];
+    const auto bound = [&] {
+        virNWFilterBindingPtr b = virNWFilterBindingLookupByPortDev(conn_, dev.c_str());
+        if (!b) return std::string();
+        std::string name = virNWFilterBindingGetFilterName(b);
+        virNWFilterBindingFree(b);
+        return name;
+    };
+    EXPECT_TRUE(eventually([&] { return bound() == filter; }, 30s))
+        << "binding on " << dev << ": '" << bound() << "'; sync jobs: "
+        << query_text(url,
+                      "SELECT string_agg(state || ' ' || coalesce(error::text, ''), '; ') "
+                      "FROM jobs WHERE kind = 'firewall.sync'");
+    virNWFilterPtr nwfilter = virNWFilterLookupByName(conn_, filter.c_str());
+    ASSERT_NE(nwfilter, nullptr);
+    const auto filter_xml = take(virNWFilterGetXMLDesc(nwfilter, 0));
+    virNWFilterFree(nwfilter);
+    EXPECT_NE(filter_xml.find("dstportstart='22'"), std::string::npos) << filter_xml;
+    EXPECT_NE(filter_xml.find("192.168.122.2"), std::string::npos) << filter_xml;
+
+    // Deleted: the guest, its binding and its disk leave the host.
+    const auto removed = api.call("DELETE", base + "/instances/" + instance, nullptr,
+                                  api_client::bearer(user.access_token));
+    ASSERT_EQ(removed.status, 202) << removed.raw;
+    job = finished_job(api, project, removed.body["job"]["uid"], user.access_token);
+    EXPECT_EQ(job["status"], "succeeded") << job.dump();
+    EXPECT_EQ(domain_state(), "");
+    EXPECT_EQ(bound(), "");
+    EXPECT_TRUE(std::filesystem::is_empty(dir_.path() + "/vms"));
+}
