@@ -9,6 +9,7 @@
 #include "coordinator/api/admin/job_routes.hpp"
 #include "coordinator/api/admin/project_ip_range_routes.hpp"
 #include "coordinator/api/admin/prometheus_routes.hpp"
+#include "coordinator/api/admin/promo_code_routes.hpp"
 #include "coordinator/api/admin/role_routes.hpp"
 #include "coordinator/api/customer/account_keys_routes.hpp"
 #include "coordinator/api/customer/auth_routes.hpp"
@@ -23,6 +24,7 @@
 #include "coordinator/api/customer/job_routes.hpp"
 #include "coordinator/api/customer/payment_routes.hpp"
 #include "coordinator/api/customer/project_routes.hpp"
+#include "coordinator/api/customer/promo_routes.hpp"
 #include "coordinator/billing/stripe_client.hpp"
 #include "coordinator/firewall/firewall_job.hpp"
 #include "coordinator/instances/instance_jobs.hpp"
@@ -122,6 +124,7 @@ void service::add_routes() {
     api::customer::add_instance_metrics_routes(gateway_.customer(), api_services_);
     api::customer::add_instance_ip_routes(gateway_.customer(), api_services_);
     api::customer::add_ip_range_routes(gateway_.customer(), api_services_);
+    api::customer::add_promo_routes(gateway_.customer(), api_services_);
     api::customer::add_firewall_routes(gateway_.customer(), api_services_);
     api::customer::add_job_routes(gateway_.customer(), api_services_);
     api::customer::add_billing_routes(gateway_.customer(), api_services_);
@@ -131,6 +134,7 @@ void service::add_routes() {
     api::admin::add_host_routes(gateway_.admin(), api_services_);
     api::admin::add_ipam_routes(gateway_.admin(), api_services_);
     api::admin::add_project_ip_range_routes(gateway_.admin(), api_services_);
+    api::admin::add_promo_code_routes(gateway_.admin(), api_services_);
     api::admin::add_user_routes(gateway_.admin(), api_services_);
     api::admin::add_os_image_routes(gateway_.admin(), api_services_);
     api::admin::add_template_routes(gateway_.admin(), api_services_);
