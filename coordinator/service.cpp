@@ -13,6 +13,7 @@
 #include "coordinator/api/admin/role_routes.hpp"
 #include "coordinator/api/customer/account_keys_routes.hpp"
 #include "coordinator/api/customer/auth_routes.hpp"
+#include "coordinator/api/customer/billing_details_routes.hpp"
 #include "coordinator/api/customer/billing_routes.hpp"
 #include "coordinator/api/customer/catalog_routes.hpp"
 #include "coordinator/api/customer/firewall_routes.hpp"
@@ -125,6 +126,7 @@ void service::add_routes() {
     api::customer::add_instance_ip_routes(gateway_.customer(), api_services_);
     api::customer::add_ip_range_routes(gateway_.customer(), api_services_);
     api::customer::add_promo_routes(gateway_.customer(), api_services_);
+    api::customer::add_billing_details_routes(gateway_.customer(), api_services_);
     api::customer::add_firewall_routes(gateway_.customer(), api_services_);
     api::customer::add_job_routes(gateway_.customer(), api_services_);
     api::customer::add_billing_routes(gateway_.customer(), api_services_);

@@ -26,11 +26,6 @@ std::string upper(std::string s) {
     return s;
 }
 
-bool valid_email(const std::string& email) {
-    static const std::regex pattern(R"(^[^@\s]+@[^@\s]+\.[^@\s]+$)");
-    return email.size() <= 254 && std::regex_match(email, pattern);
-}
-
 std::string random_hex(std::size_t bytes) {
     init_sodium();
     std::vector<unsigned char> raw(bytes);
@@ -42,6 +37,11 @@ std::string random_hex(std::size_t bytes) {
 }
 
 }  // namespace
+
+bool valid_email(const std::string& email) {
+    static const std::regex pattern(R"(^[^@\s]+@[^@\s]+\.[^@\s]+$)");
+    return email.size() <= 254 && std::regex_match(email, pattern);
+}
 
 void validate_password(const std::string& password) {
     if (password.size() < 8) {

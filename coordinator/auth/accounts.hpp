@@ -56,4 +56,7 @@ void reset_password(pqxx::connection& conn, const std::string& token,
 // Password rules shared by sign-up, reset and operator tools.
 void validate_password(const std::string& password);
 
+// Plausible as an address mail can go to: local@domain.tld, at most 254 characters.
+bool valid_email(const std::string& email);
+
 }  // namespace vpsfleet::auth
