@@ -29,13 +29,16 @@ std::vector<std::shared_ptr<agent_session>> fleet_context::sessions() const {
 }
 
 void fleet_context::touched(std::int64_t host_id) {
+    const auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(mutex_);
-    touched_.insert(host_id);
+    touched_.try_emplace(host_id, now);
 }
 
-std::vector<std::int64_t> fleet_context::take_touched() {
+std::vector<std::pair<std::int64_t, std::chrono::steady_clock::time_point>>
+fleet_context::take_touched() {
     std::lock_guard lock(mutex_);
-    std::vector<std::int64_t> out(touched_.begin(), touched_.end());
+    std::vector<std::pair<std::int64_t, std::chrono::steady_clock::time_point>> out(
+        touched_.begin(), touched_.end());
     touched_.clear();
     return out;
 }

@@ -8,11 +8,11 @@
 #include "coordinator/fleet/usage_samples.hpp"
 #include "coordinator/store/database.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -39,9 +39,10 @@ struct fleet_context {
     void detach(std::int64_t host_id, const agent_session* session);
     std::vector<std::shared_ptr<agent_session>> sessions() const;
 
-    // Hosts that sent something since the last flush.
+    // Hosts that sent something since the last flush, each with when its oldest unflushed
+    // message was read (for the heartbeat lag).
     void touched(std::int64_t host_id);
-    std::vector<std::int64_t> take_touched();
+    std::vector<std::pair<std::int64_t, std::chrono::steady_clock::time_point>> take_touched();
 
     // Consulted by the TLS handshake, so it must answer without a database round trip.
     void set_access(access_snapshot snapshot);
@@ -52,7 +53,7 @@ struct fleet_context {
   private:
     mutable std::mutex mutex_;
     std::map<std::int64_t, std::weak_ptr<agent_session>> sessions_;
-    std::set<std::int64_t> touched_;
+    std::map<std::int64_t, std::chrono::steady_clock::time_point> touched_;
     access_snapshot access_;
     bool access_loaded_ = false;
 };

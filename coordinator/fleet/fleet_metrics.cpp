@@ -52,7 +52,15 @@ fleet_metrics::fleet_metrics(prometheus::Registry& registry)
                   .Name("vpsfleet_coordinator_fleet_samples_total")
                   .Help("Usage samples from agents by outcome: stored, refused (unusable), "
                         "dropped (buffer full), failed (the write failed)")
-                  .Register(registry)) {}
+                  .Register(registry)),
+      heartbeat_lag(
+          prometheus::BuildHistogram()
+              .Name("vpsfleet_coordinator_fleet_heartbeat_lag_seconds")
+              .Help("From reading a host's message off its link to its liveness "
+                    "being committed to PostgreSQL")
+              .Register(registry)
+              .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.05, 0.1, 0.25,
+                                                               0.5, 1, 2.5, 5, 10, 15, 30, 60})) {}
 
 void fleet_metrics::command_done(const std::string& kind, bool ok, double seconds) {
     static const prometheus::Histogram::BucketBoundaries buckets{

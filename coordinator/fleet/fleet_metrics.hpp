@@ -55,6 +55,9 @@ struct fleet_metrics {
     prometheus::Family<prometheus::Counter>& drift_found;
     prometheus::Family<prometheus::Counter>& drift_resolved;
     prometheus::Family<prometheus::Counter>& samples;
+    // From reading a host's message off its link to its liveness committed to PostgreSQL (the
+    // liveness flush runs every fleet.heartbeat, so that bounds it from below).
+    prometheus::Histogram& heartbeat_lag;
 };
 
 }  // namespace vpsfleet::fleet

@@ -64,13 +64,21 @@ asio::awaitable<void> fleet_service::liveness_loop() {
     const auto lease = ctx_.cfg.lease;
     while (!stopping_) {
         try {
-            auto touched = ctx_.take_touched();
-            auto check = [touched, lease](pqxx::connection& c) {
-                touch_hosts(c, touched);
+            const auto touched = ctx_.take_touched();
+            std::vector<std::int64_t> hosts;
+            hosts.reserve(touched.size());
+            for (const auto& [host, since] : touched) hosts.push_back(host);
+            auto check = [hosts, lease](pqxx::connection& c) {
+                touch_hosts(c, hosts);
                 expire_commands(c);
                 return std::make_pair(expire_leases(c, lease), load_access_snapshot(c));
             };
             auto [changes, access] = co_await ctx_.db.run(check);
+            const auto persisted = std::chrono::steady_clock::now();
+            for (const auto& [host, since] : touched) {
+                ctx_.metrics.heartbeat_lag.Observe(
+                    std::chrono::duration<double>(persisted - since).count());
+            }
             for (const auto& change : changes) {
                 log::warn("host lease expired",
                           {{"host_id", change.host_id}, {"state", change.state}});

@@ -160,4 +160,9 @@ TEST(usage_samples, an_agents_samples_reach_the_customer_metrics_and_the_admin_r
     EXPECT_NE(metrics.find("vpsfleet_coordinator_fleet_samples_total{outcome=\"stored\"}"),
               std::string::npos)
         << metrics;
+    // Every liveness flush observes how long the host's messages waited to be recorded.
+    const std::string lag = "vpsfleet_coordinator_fleet_heartbeat_lag_seconds_count ";
+    const auto at = metrics.find(lag);
+    ASSERT_NE(at, std::string::npos) << metrics;
+    EXPECT_GE(std::stod(metrics.substr(at + lag.size())), 1.0) << metrics;
 }
