@@ -15,6 +15,19 @@ using namespace driver;
 
 namespace {
 
+// PVE names a VM with a DNS name (letters, digits, '-' and '.'): the spec's name with anything
+// else as '-' ("ins_Ab3" -> "ins-Ab3"), and "vm" if nothing is left. Lookups by name use it too.
+std::string pve_name(std::string_view name) {
+    std::string out;
+    for (const char c : name) {
+        const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
+        out += ok ? c : '-';
+    }
+    while (!out.empty() && (out.front() == '-' || out.front() == '.')) out.erase(out.begin());
+    while (!out.empty() && (out.back() == '-' || out.back() == '.')) out.pop_back();
+    return out.empty() ? "vm" : out;
+}
+
 std::string text_of(const json& v) {
     if (v.is_string()) return v.get<std::string>();
     if (v.is_null()) return {};
@@ -133,7 +146,7 @@ std::string upper(std::string s) {
 
 // Cloud-init and sizing settings of a spec as PVE config parameters.
 pve_params config_params(const vm_spec& spec, const json& current) {
-    pve_params p = {{"name", spec.name},
+    pve_params p = {{"name", pve_name(spec.name)},
                     {"cores", std::to_string(spec.vcpus)},
                     {"memory", std::to_string(spec.memory_mib)},
                     {"smbios1", "uuid=" + spec.uuid}};
@@ -142,7 +155,10 @@ pve_params config_params(const vm_spec& spec, const json& current) {
         const std::string old = current.is_object() ? text_of(current.value("net0", json())) : "";
         std::string mac = nic.mac.empty() ? property(old, "virtio") : upper(nic.mac);
         std::string net0 = "virtio" + (mac.empty() ? std::string() : "=" + mac);
-        net0 += ",bridge=" + nic.bridge.value_or(nic.network.value_or("vmbr0"));
+        // PVE attaches NICs to bridges. The coordinator's "default" network (libvirt's name
+        // for the host's default) is PVE's default bridge, vmbr0.
+        const std::string network = nic.network.value_or("default");
+        net0 += ",bridge=" + nic.bridge.value_or(network == "default" ? "vmbr0" : network);
         p.emplace_back("net0", net0);
         std::string ipconfig;
         if (!nic.ipv4.empty()) {
@@ -205,7 +221,7 @@ result<proxmox_driver::guest_ref> proxmox_driver::resolve(const std::string& vm)
             const int vmid = static_cast<int>(field(entry, "vmid"));
             const guest_ref g{vmid, type};
             if (!by_uuid) {
-                if (text_of(entry.value("name", json())) == vm) return g;
+                if (text_of(entry.value("name", json())) == pve_name(vm)) return g;
                 continue;
             }
             std::string uuid;
@@ -320,9 +336,9 @@ result<vm_status> proxmox_driver::define(const vm_spec& spec) {
         return status_of(g);
     }
     if (existing.error().code != errc::not_found) return existing.error();
-    if (auto other = resolve(spec.name); other) {
+    if (auto other = resolve(pve_name(spec.name)); other) {
         return error{errc::name_clash, "another VM on Proxmox VE node '" + node_ +
-                                           "' is already named '" + spec.name + "'"};
+                                           "' is already named '" + pve_name(spec.name) + "'"};
     }
     if (!root.image) {
         return error{errc::unsupported,
@@ -334,7 +350,7 @@ result<vm_status> proxmox_driver::define(const vm_spec& spec) {
     auto next = client_.get("/cluster/nextid");
     if (!next) return next.error();
     const int vmid = static_cast<int>(number_of(*next));
-    if (auto r = clone_into(*tpl, vmid, spec.name, root.clone == clone_mode::copy); !r)
+    if (auto r = clone_into(*tpl, vmid, pve_name(spec.name), root.clone == clone_mode::copy); !r)
         return r.error();
     const guest_ref g{vmid, "qemu"};
     auto finish = [&]() -> result<vm_status> {
