@@ -2,7 +2,7 @@
 
 #include "coordinator/api/api_error.hpp"
 #include "coordinator/api/body.hpp"
-#include "coordinator/api/customer/project_routes.hpp"
+#include "coordinator/api/customer/instance_access.hpp"
 #include "coordinator/audit/audit_log.hpp"
 #include "coordinator/auth/api_keys.hpp"
 #include "coordinator/firewall/firewall_job.hpp"
@@ -22,34 +22,11 @@ namespace {
 constexpr const char* k_rules_path = "/projects/{project}/instances/{instance}/firewall";
 constexpr const char* k_rule_path = "/projects/{project}/instances/{instance}/firewall/{rule}";
 
-struct instance_ref {
-    std::int64_t id = 0;
-    std::int64_t project_id = 0;
-    std::string uid;
-};
-
-// The instance, locked so that changes to its rules happen one at a time; 404 unless it is a
-// live instance of the project.
-instance_ref lock_instance(pqxx::work& tx, const call& c, const std::string& project,
-                           const std::string& uid, bool for_update) {
-    const auto project_id = resolve_project(tx, c, project);
-    const auto rows = tx.exec_params(
-        std::string("SELECT id FROM instances WHERE project_id = $1 AND uid = $2 AND "
-                    "deleted_at IS NULL") +
-            (for_update ? " FOR UPDATE" : ""),
-        project_id, uid);
-    if (rows.empty()) throw not_found("instance_not_found", "Instance not found");
-    return {rows[0][0].as<std::int64_t>(), project_id, uid};
-}
-
-firewall::stored_rule find_or_404(pqxx::work& tx, const instance_ref& i, const std::string& uid) {
+firewall::stored_rule find_or_404(pqxx::work& tx, const project_instance& i,
+                                  const std::string& uid) {
     auto found = firewall::find_rule(tx, i.id, uid);
     if (!found) throw not_found("rule_not_found", "Firewall rule not found");
     return *found;
-}
-
-std::optional<std::int64_t> user_of(const call& c) {
-    return c.who.user_id > 0 ? std::optional<std::int64_t>(c.who.user_id) : std::nullopt;
 }
 
 // A rule's fields as the audit trail keeps them: the API view plus the instance it guards.
@@ -78,7 +55,7 @@ void add_firewall_routes(endpoints& api, services& s) {
                 const std::string instance = p.at("instance");
                 auto list = [&](pqxx::connection& conn) {
                     pqxx::work tx(conn);
-                    const auto i = lock_instance(tx, c, project, instance, false);
+                    const auto i = find_instance(tx, c, project, instance, false);
                     json out = json::array();
                     for (const auto& r : firewall::load_rules(tx, i.id))
                         out.push_back(firewall::to_api_json(r));
@@ -97,7 +74,7 @@ void add_firewall_routes(endpoints& api, services& s) {
             const std::string instance = p.at("instance");
             auto create = [&](pqxx::connection& conn) {
                 pqxx::work tx(conn);
-                const auto i = lock_instance(tx, c, project, instance, true);
+                const auto i = find_instance(tx, c, project, instance, true);
                 const auto count = tx.exec_params1(
                     "SELECT count(*) FROM firewall_rules WHERE instance_id = $1", i.id)[0];
                 if (count.as<std::size_t>() >= firewall::k_max_rules) {
@@ -106,7 +83,7 @@ void add_firewall_routes(endpoints& api, services& s) {
                                                              " firewall rules");
                 }
                 const auto stored = firewall::insert_rule(tx, i.id, wanted);
-                firewall::enqueue_sync(tx, i.id, i.uid, i.project_id, user_of(c));
+                firewall::enqueue_sync(tx, i.id, i.uid, i.project_id, acting_user(c));
                 audit::record(tx, c.who, c.request_id,
                               {"firewall.rule.create", "firewall_rule", stored.uid, nullptr,
                                audit_json(stored, i.uid)});
@@ -127,7 +104,7 @@ void add_firewall_routes(endpoints& api, services& s) {
             const std::string uid = p.at("rule");
             auto update = [&](pqxx::connection& conn) {
                 pqxx::work tx(conn);
-                const auto i = lock_instance(tx, c, project, instance, true);
+                const auto i = find_instance(tx, c, project, instance, true);
                 const auto current = find_or_404(tx, i, uid);
                 firewall::rule next =
                     checked([&] { return firewall::apply_patch(current.value, body); });
@@ -140,7 +117,7 @@ void add_firewall_routes(endpoints& api, services& s) {
                 if (next == current.value) return firewall::to_api_json(next);
                 firewall::update_rule(tx, current.id, next);
                 firewall::move_rule(tx, i.id, current.id, current.value.position, next.position);
-                firewall::enqueue_sync(tx, i.id, i.uid, i.project_id, user_of(c));
+                firewall::enqueue_sync(tx, i.id, i.uid, i.project_id, acting_user(c));
                 audit::record(tx, c.who, c.request_id,
                               {"firewall.rule.update", "firewall_rule", uid,
                                audit_json(current.value, i.uid), audit_json(next, i.uid)});
@@ -158,10 +135,10 @@ void add_firewall_routes(endpoints& api, services& s) {
                 const std::string uid = p.at("rule");
                 auto remove = [&](pqxx::connection& conn) {
                     pqxx::work tx(conn);
-                    const auto i = lock_instance(tx, c, project, instance, true);
+                    const auto i = find_instance(tx, c, project, instance, true);
                     const auto current = find_or_404(tx, i, uid);
                     firewall::delete_rule(tx, i.id, current.id, current.value.position);
-                    firewall::enqueue_sync(tx, i.id, i.uid, i.project_id, user_of(c));
+                    firewall::enqueue_sync(tx, i.id, i.uid, i.project_id, acting_user(c));
                     audit::record(tx, c.who, c.request_id,
                                   {"firewall.rule.delete", "firewall_rule", uid,
                                    audit_json(current.value, i.uid), nullptr});

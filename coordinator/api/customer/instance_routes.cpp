@@ -5,6 +5,7 @@
 #include "common/secrets.hpp"
 #include "coordinator/api/api_error.hpp"
 #include "coordinator/api/body.hpp"
+#include "coordinator/api/customer/instance_access.hpp"
 #include "coordinator/api/customer/job_routes.hpp"
 #include "coordinator/api/customer/project_routes.hpp"
 #include "coordinator/audit/audit_log.hpp"
@@ -149,18 +150,6 @@ std::pair<std::int64_t, std::string> lock_instance(pqxx::work& tx, std::int64_t 
     return {rows[0][0].as<std::int64_t>(), rows[0][1].as<std::string>()};
 }
 
-std::optional<std::int64_t> user_of(const call& c) {
-    return c.who.user_id > 0 ? std::optional<std::int64_t>(c.who.user_id) : std::nullopt;
-}
-
-jobs::enqueued_job enqueued_or_busy(std::optional<jobs::enqueued_job> job) {
-    if (!job) {
-        throw conflict("operation_in_progress",
-                       "Another operation on this instance is still in progress");
-    }
-    return *job;
-}
-
 // Prepaid billing: the owner pays the first period before anything is built; 402 otherwise.
 instances::ordered_instance order_paid(pqxx::work& tx, const auth::secret_box& box,
                                        const coordinator::billing_config& billing,
@@ -226,7 +215,7 @@ void add_instance_routes(endpoints& api, services& s) {
                 order.backup_tier = r.backup_tier;
                 order.password = password;
                 order.ssh_keys = r.ssh_keys;
-                const auto ordered = order_paid(tx, box, s.billing, user_of(c), order);
+                const auto ordered = order_paid(tx, box, s.billing, acting_user(c), order);
                 const std::string& uid = ordered.uid;
                 const auto& job = ordered.job;
                 const json instance = {{"uid", uid}, {"name", r.name}, {"status", "queued"}};
@@ -307,7 +296,7 @@ void add_instance_routes(endpoints& api, services& s) {
                     const auto project_id = resolve_project(tx, c, project);
                     const auto [id, status] = lock_instance(tx, project_id, uid);
                     const auto job = enqueued_or_busy(
-                        instances::request_delete(tx, user_of(c), {id, uid, project_id}));
+                        instances::request_delete(tx, acting_user(c), {id, uid, project_id}));
                     audit::record(tx, c.who, c.request_id,
                                   {"instance.delete", "instance", uid,
                                    json{{"uid", uid}, {"status", status}}, nullptr});
@@ -339,7 +328,7 @@ void add_instance_routes(endpoints& api, services& s) {
                                    "Cannot " + action + " an instance that is " + status);
                 }
                 const auto job = enqueued_or_busy(
-                    instances::request_power(tx, user_of(c), {id, uid, project_id}, action));
+                    instances::request_power(tx, acting_user(c), {id, uid, project_id}, action));
                 audit::record(tx, c.who, c.request_id,
                               {"instance." + action, "instance", uid, nullptr, nullptr});
                 tx.commit();
