@@ -135,4 +135,18 @@ std::optional<std::string> refund_to_credits(pqxx::work& tx, std::int64_t instan
     return entry_uid;
 }
 
+paid_period switch_plan(pqxx::work& tx, std::int64_t instance_id, std::int64_t new_plan_id,
+                        time_point now, const std::string& new_account_currency,
+                        const tax_rates& taxes) {
+    const auto before = tx.exec_params(
+        "SELECT auto_renew, name FROM instances WHERE id = $1 FOR UPDATE", instance_id);
+    if (before.empty()) throw billing_error("instance_not_found", "No such VM");
+    const std::string name = before[0][1].as<std::string>();
+    refund_to_credits(tx, instance_id, now, "plan change of " + name);
+    tx.exec_params("UPDATE instances SET plan_id = $2, auto_renew = $3 WHERE id = $1", instance_id,
+                   new_plan_id, before[0][0].as<bool>());
+    return pay_period_from_credits(tx, instance_id, now, new_account_currency,
+                                   "Plan change of " + name, taxes);
+}
+
 }  // namespace vpsfleet::billing

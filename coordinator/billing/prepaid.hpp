@@ -65,4 +65,12 @@ refund_quote quote_refund(pqxx::transaction_base& tx, std::int64_t instance_id, 
 std::optional<std::string> refund_to_credits(pqxx::work& tx, std::int64_t instance_id,
                                              time_point from, const std::string& reason);
 
+// Moves a prepaid VM to another plan from `now`: the unused paid time of the old plan goes back to
+// the owner's credits (refund_to_credits) and a new period of the new plan is paid from them
+// (pay_period_from_credits), both in the caller's transaction, so a refused payment changes
+// nothing. Time an admin gave for free ends at `now`. The VM's auto-renewal setting is kept.
+paid_period switch_plan(pqxx::work& tx, std::int64_t instance_id, std::int64_t new_plan_id,
+                        time_point now, const std::string& new_account_currency,
+                        const tax_rates& taxes = {});
+
 }  // namespace vpsfleet::billing

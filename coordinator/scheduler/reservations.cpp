@@ -277,6 +277,36 @@ std::optional<pinned_reservation> reserve_on_host(pqxx::work& tx, std::int64_t h
         {insert_allocation(tx, where, request, owner, vm_id), host_id, where.disk_id}, false};
 }
 
+resize_outcome resize_reservation(pqxx::work& tx, std::int64_t allocation_id,
+                                  const placement_request& request) {
+    const auto where =
+        tx.exec_params("SELECT host_id FROM host_allocations WHERE id = $1", allocation_id);
+    if (where.empty()) return resize_outcome::no_reservation;
+    const auto host_id = where[0][0].as<std::int64_t>();
+    tx.exec_params("SELECT 1 FROM host_capacity WHERE host_id = $1 FOR UPDATE", host_id);
+    // Read under the lock, which every change to the host's reservations takes.
+    const auto held = tx.exec_params1(
+        "SELECT disk_id, cpu, memory, disk FROM host_allocations WHERE id = $1", allocation_id);
+    const auto host = read_candidate(tx, host_id);
+    if (!host) return resize_outcome::no_reservation;
+    const auto disk =
+        std::ranges::find(host->disks, held[0].as<std::int64_t>(), &candidate_disk::id);
+    if (disk == host->disks.end()) return resize_outcome::no_reservation;
+    // What the reservation holds now is room this VM may grow into.
+    const bool fits =
+        overcommitted(host->cpu, host->load.cpu_milli) - host->used_cpu +
+                held[1].as<std::int64_t>() >=
+            request.vcpus &&
+        overcommitted(host->memory, host->load.memory_milli) - host->used_memory +
+                held[2].as<std::int64_t>() >=
+            request.memory &&
+        available_disk(*disk, host->load) + held[3].as<std::int64_t>() >= request.disk;
+    if (!fits) return resize_outcome::no_room;
+    tx.exec_params("UPDATE host_allocations SET cpu = $2, memory = $3, disk = $4 WHERE id = $1",
+                   allocation_id, request.vcpus, request.memory, request.disk);
+    return resize_outcome::resized;
+}
+
 bool release(pqxx::connection& conn, std::int64_t allocation_id) {
     pqxx::work tx(conn);
     const auto deleted =

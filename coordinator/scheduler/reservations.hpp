@@ -44,6 +44,14 @@ std::optional<pinned_reservation> reserve_on_host(pqxx::work& tx, std::int64_t h
                                                   const std::string& owner,
                                                   std::optional<std::int64_t> vm_id);
 
+// Changes a reservation's vCPUs, memory and disk in place (a VM moving to another plan on the
+// host it runs on), in the caller's transaction under the host's lock. What the reservation holds
+// already counts as free for it. no_room, with nothing changed, when the host or its disk lacks
+// room for the growth; no_reservation when the reservation (or its host or disk) is gone.
+enum class resize_outcome { resized, no_room, no_reservation };
+resize_outcome resize_reservation(pqxx::work& tx, std::int64_t allocation_id,
+                                  const placement_request& request);
+
 // Deletes the reservation; false when there was none with that id.
 bool release(pqxx::connection& conn, std::int64_t allocation_id);
 
