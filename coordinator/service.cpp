@@ -17,6 +17,7 @@
 #include "coordinator/api/customer/billing_routes.hpp"
 #include "coordinator/api/customer/catalog_routes.hpp"
 #include "coordinator/api/customer/firewall_routes.hpp"
+#include "coordinator/api/customer/instance_change_routes.hpp"
 #include "coordinator/api/customer/instance_extra_routes.hpp"
 #include "coordinator/api/customer/instance_ip_routes.hpp"
 #include "coordinator/api/customer/instance_metrics_routes.hpp"
@@ -28,6 +29,7 @@
 #include "coordinator/api/customer/promo_routes.hpp"
 #include "coordinator/billing/stripe_client.hpp"
 #include "coordinator/firewall/firewall_job.hpp"
+#include "coordinator/instances/instance_changes.hpp"
 #include "coordinator/instances/instance_jobs.hpp"
 #include "coordinator/instances/refund_job.hpp"
 #include "coordinator/ipam/ip_jobs.hpp"
@@ -122,6 +124,7 @@ void service::add_routes() {
     api::customer::add_catalog_routes(gateway_.customer(), api_services_);
     api::customer::add_instance_routes(gateway_.customer(), api_services_);
     api::customer::add_instance_extra_routes(gateway_.customer(), api_services_);
+    api::customer::add_instance_change_routes(gateway_.customer(), api_services_);
     api::customer::add_instance_metrics_routes(gateway_.customer(), api_services_);
     api::customer::add_instance_ip_routes(gateway_.customer(), api_services_);
     api::customer::add_ip_range_routes(gateway_.customer(), api_services_);
@@ -152,6 +155,7 @@ void service::add_routes() {
 void service::add_job_handlers() {
     const ipam::settings addresses{cfg_.ipam.release_cooldown, &keys_};
     instances::add_instance_job_handlers(*jobs_, addresses);
+    instances::add_instance_change_handlers(*jobs_, addresses);
     instances::add_refund_job_handler(*jobs_);
     firewall::add_firewall_job_handlers(*jobs_);
     ipam::add_ip_job_handlers(*jobs_, addresses);

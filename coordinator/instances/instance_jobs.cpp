@@ -2,6 +2,7 @@
 
 #include "coordinator/auth/key_ring.hpp"
 #include "coordinator/instances/first_boot.hpp"
+#include "coordinator/instances/instance_steps.hpp"
 
 #include "common/log.hpp"
 #include "coordinator/firewall/firewall_job.hpp"
@@ -18,52 +19,8 @@ namespace vpsfleet::instances {
 using json = nlohmann::json;
 using jobs::step_context;
 using jobs::step_failed;
-using namespace std::chrono_literals;
 
 namespace {
-
-constexpr std::int64_t k_gib = 1024LL * 1024 * 1024;
-// Building a root disk from an image can take a while on a real host.
-constexpr auto k_define_timeout = std::chrono::milliseconds(5min);
-constexpr auto k_power_timeout = std::chrono::milliseconds(2min);
-
-struct instance_row {
-    std::int64_t id = 0;
-    std::string uid;
-    std::optional<std::int64_t> host_id;
-    std::optional<std::int64_t> allocation_id;
-    std::string libvirt_uuid;
-    std::string mac;
-};
-
-std::int64_t instance_id(const step_context& ctx) {
-    return ctx.args().at("instance_id").get<std::int64_t>();
-}
-
-// Read on the control connection, in a transaction that ends before any fleet command is sent.
-instance_row read_instance(pqxx::connection& conn, std::int64_t id) {
-    pqxx::read_transaction tx(conn);
-    const auto r = tx.exec_params1(
-        "SELECT uid, host_id, allocation_id, libvirt_uuid::text, mac FROM instances WHERE id = $1",
-        id);
-    return {id,
-            r[0].as<std::string>(),
-            r[1].is_null() ? std::nullopt : std::optional<std::int64_t>(r[1].as<std::int64_t>()),
-            r[2].is_null() ? std::nullopt : std::optional<std::int64_t>(r[2].as<std::int64_t>()),
-            r[3].as<std::string>(),
-            r[4].as<std::string>()};
-}
-
-// Committed at once, apart from the step's transaction (which the failure rolls back).
-void record_error(pqxx::connection& conn, std::int64_t id, const std::string& code,
-                  const std::string& message, bool broken) {
-    pqxx::work tx(conn);
-    tx.exec_params(
-        "UPDATE instances SET error_code = $2, error_message = $3, "
-        "status = CASE WHEN $4 THEN 'error' ELSE status END WHERE id = $1 AND deleted_at IS NULL",
-        id, code, message, broken);
-    tx.commit();
-}
 
 // Why the job is being undone, as the instance's error.
 void mark_failed(step_context& ctx) {

@@ -256,7 +256,7 @@ TEST_F(customer_extras, an_instance_lists_its_events_newest_first_in_pages) {
     ASSERT_GE(list.size(), 2u) << all.raw;
     EXPECT_TRUE(all.body["next_cursor"].is_null());
     const json& oldest = list.back();
-    EXPECT_EQ(oldest["type"], "created");
+    EXPECT_EQ(oldest["type"], "create.requested");
     EXPECT_EQ(oldest["message"], "VM created");
     EXPECT_EQ(oldest["user_email"], "events@example.com");
     EXPECT_EQ(oldest["meta"]["new_state"]["status"], "queued") << oldest.dump();

@@ -155,7 +155,33 @@ TEST(proxmox_customer_e2e, an_instance_lives_its_whole_life_on_a_proxmox_node) {
     EXPECT_EQ(guest_status(pve, ca, vm_name), "running");
     EXPECT_EQ(api.get(path, user.access_token).body["instance"]["power_state"], "running");
 
-    // 4. Deleted: the job succeeds and the guest is gone from the node; the template stays.
+    // 4. An SSH key is added to the running guest at once (PVE: its cloud-init sshkeys), once.
+    const std::string key =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEbM09REu0z0cYGLe9UEPRr9uTBmZtNfhQ0qv7dy250N "
+        "me@laptop";
+    const auto added = api.post(path + "/ssh-key", {{"publicKey", key}}, user.access_token);
+    ASSERT_EQ(added.status, 200) << added.raw;
+    EXPECT_EQ(added.body["added"], true);
+    EXPECT_EQ(added.body["alreadyPresent"], false);
+    EXPECT_EQ(added.body["user"], "debian");
+    const auto keyed = json::parse(
+        pve_get(pve, ca, "/qemu/" + node_guests(pve, ca)[0]["vmid"].dump() + "/config").output,
+        nullptr, false);
+    const std::string sshkeys = keyed.is_object() ? keyed["data"].value("sshkeys", "") : "";
+    EXPECT_NE(sshkeys.find("AAAAC3NzaC1lZDI1NTE5AAAAIEbM09REu0z0cYGLe9UEPRr9uTBmZtNfhQ0qv7dy250N"),
+              std::string::npos)
+        << sshkeys;
+    const auto again = api.post(path + "/ssh-key", {{"publicKey", key}}, user.access_token);
+    ASSERT_EQ(again.status, 200) << again.raw;
+    EXPECT_EQ(again.body["added"], false);
+    EXPECT_EQ(again.body["alreadyPresent"], true);
+    EXPECT_EQ(query_text(url,
+                         "SELECT jsonb_array_length(ssh_keys_snapshot) FROM instances "
+                         "WHERE uid = '" +
+                             instance + "'"),
+              "1");
+
+    // 5. Deleted: the job succeeds and the guest is gone from the node; the template stays.
     const auto removed = api.call("DELETE", path, nullptr, api_client::bearer(user.access_token));
     ASSERT_EQ(removed.status, 202) << removed.raw;
     EXPECT_EQ(removed.body["job"]["type"], "instance.delete");

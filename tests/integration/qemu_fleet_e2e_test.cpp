@@ -139,7 +139,8 @@ TEST_F(qemu_fleet, a_customers_instance_runs_on_kvm_with_its_address_and_firewal
              "INSERT INTO plans (uid, code, name, family, vcpu, memory_mb, disk_gb, network_mbps, "
              "price_monthly_ore, price_hourly_ore, sort, cost_plan_id) SELECT 'pln_qt', 'qt-1', "
              "'QT 1', 'qt', 1, 256, 1, 100, 100, 1, 99, cost_plan_id FROM plans "
-             "WHERE code = 'bxs-1'");
+             "WHERE code = 'bxs-1' UNION ALL SELECT 'pln_qt2', 'qt-2', 'QT 2', 'qt', 2, 512, 2, "
+             "100, 200, 1, 98, cost_plan_id FROM plans WHERE code = 'bxs-1'");
     exec_sql(url,
              "INSERT INTO os_images (uid, family, version, display_name, default_user, "
              "min_disk_gb, has_guest_agent, source_pool, source_volume) VALUES ('img_qtblank', "
@@ -185,13 +186,14 @@ TEST_F(qemu_fleet, a_customers_instance_runs_on_kvm_with_its_address_and_firewal
     std::smatch port;
     ASSERT_TRUE(std::regex_search(xml, port, std::regex("<target dev='(vnet[0-9]+)'"))) << xml;
     const std::string dev = port[1];
-    const auto bound = [&] {
-        virNWFilterBindingPtr b = virNWFilterBindingLookupByPortDev(conn_, dev.c_str());
+    const auto bound_to = [&](const std::string& device) {
+        virNWFilterBindingPtr b = virNWFilterBindingLookupByPortDev(conn_, device.c_str());
         if (!b) return std::string();
         std::string name = virNWFilterBindingGetFilterName(b);
         virNWFilterBindingFree(b);
         return name;
     };
+    const auto bound = [&] { return bound_to(dev); };
     EXPECT_TRUE(eventually([&] { return bound() == filter; }, 30s))
         << "binding on " << dev << ": '" << bound() << "'; sync jobs: "
         << query_text(url,
@@ -204,6 +206,51 @@ TEST_F(qemu_fleet, a_customers_instance_runs_on_kvm_with_its_address_and_firewal
     EXPECT_NE(filter_xml.find("dstportstart='22'"), std::string::npos) << filter_xml;
     EXPECT_NE(filter_xml.find("192.168.122.2"), std::string::npos) << filter_xml;
 
+    // Stopped, resized to 2 vCPUs, 512 MiB and a 2 GiB disk, started again; then rebuilt from
+    // the image with the same MAC and address.
+    const std::string path = base + "/instances/" + instance;
+    const auto stop = api.post(path + "/actions", {{"type", "stop"}}, user.access_token);
+    ASSERT_EQ(stop.status, 202) << stop.raw;
+    ASSERT_EQ(finished_job(api, project, stop.body["job"]["uid"], user.access_token)["status"],
+              "succeeded");
+    const auto resized = api.post(path + "/resize", {{"plan", "qt-2"}}, user.access_token);
+    ASSERT_EQ(resized.status, 202) << resized.raw;
+    job = finished_job(api, project, resized.body["uid"], user.access_token);
+    ASSERT_EQ(job["status"], "succeeded") << job.dump();
+    xml = domain_xml();
+    EXPECT_TRUE(std::regex_search(xml, std::regex("<vcpu[^>]*>2</vcpu>"))) << xml;
+    EXPECT_NE(xml.find("<memory unit='KiB'>524288</memory>"), std::string::npos) << xml;
+    const auto disk_bytes = [&] {
+        std::smatch volume;
+        const std::regex root("<source pool='" + pool("vms") + "' volume='([^']+)'");
+        if (!std::regex_search(xml, volume, root)) return 0LL;
+        const auto info = run_command(
+            {"qemu-img", "info", "--output=json", "-U", dir_.path() + "/vms/" + volume[1].str()});
+        const auto parsed = json::parse(info.output, nullptr, false);
+        return parsed.is_object() ? parsed.value("virtual-size", 0LL) : 0LL;
+    };
+    EXPECT_EQ(disk_bytes(), 2LL * 1024 * 1024 * 1024) << xml;
+    const auto start = api.post(path + "/actions", {{"type", "start"}}, user.access_token);
+    ASSERT_EQ(start.status, 202) << start.raw;
+    ASSERT_EQ(finished_job(api, project, start.body["job"]["uid"], user.access_token)["status"],
+              "succeeded");
+    EXPECT_EQ(domain_state(), "running");
+
+    const auto rebuilt =
+        api.post(path + "/rebuild", {{"source", {{"image", "img_qtblank"}}}}, user.access_token);
+    ASSERT_EQ(rebuilt.status, 202) << rebuilt.raw;
+    job = finished_job(api, project, rebuilt.body["uid"], user.access_token);
+    ASSERT_EQ(job["status"], "succeeded") << job.dump();
+    EXPECT_EQ(domain_state(), "running");
+    xml = domain_xml();
+    EXPECT_NE(xml.find("<mac address='" + mac + "'/>"), std::string::npos) << xml;
+    EXPECT_EQ(disk_bytes(), 2LL * 1024 * 1024 * 1024) << xml;
+    EXPECT_EQ(api.get(path, user.access_token).body["instance"]["primary_ip"], "192.168.122.2");
+    ASSERT_TRUE(std::regex_search(xml, port, std::regex("<target dev='(vnet[0-9]+)'"))) << xml;
+    const std::string rebuilt_dev = port[1];
+    // The firewall stays with the rebuilt guest.
+    EXPECT_EQ(bound_to(rebuilt_dev), filter);
+
     // Deleted: the guest, its binding and its disk leave the host.
     const auto removed = api.call("DELETE", base + "/instances/" + instance, nullptr,
                                   api_client::bearer(user.access_token));
@@ -212,5 +259,6 @@ TEST_F(qemu_fleet, a_customers_instance_runs_on_kvm_with_its_address_and_firewal
     EXPECT_EQ(job["status"], "succeeded") << job.dump();
     EXPECT_EQ(domain_state(), "");
     EXPECT_EQ(bound(), "");
+    EXPECT_EQ(bound_to(rebuilt_dev), "");
     EXPECT_TRUE(std::filesystem::is_empty(dir_.path() + "/vms"));
 }

@@ -12,6 +12,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <map>
 #include <vector>
 
 namespace vpsfleet::api::customer {
@@ -80,6 +81,23 @@ std::string event_uid(std::int64_t id) {
     return out;
 }
 
+// The document's dotted event names ("create.requested") for the history's LNVPS action types.
+// A configuration change is a resize when it changed the plan.
+std::string suble_event_type(const std::string& action, const json& previous) {
+    static const std::map<std::string, std::string> k_names = {
+        {"created", "create.requested"},      {"started", "power.started"},
+        {"stopped", "power.stopped"},         {"restarted", "power.restarted"},
+        {"deleted", "delete.completed"},      {"expired", "billing.expired"},
+        {"renewed", "billing.renewed"},       {"payment_received", "billing.payment_received"},
+        {"reinstalled", "rebuild.requested"}, {"state_changed", "state.changed"}};
+    if (action == "configuration_changed") {
+        return previous.is_object() && previous.contains("plan_id") ? "resize.requested"
+                                                                    : "config.changed";
+    }
+    const auto it = k_names.find(action);
+    return it == k_names.end() ? action : it->second;
+}
+
 json jsonb_or_null(const pqxx::field& f) {
     return f.is_null() ? json(nullptr) : json::parse(f.c_str());
 }
@@ -130,11 +148,12 @@ void add_instance_extra_routes(endpoints& api, services& s) {
                     id, before, limit);
                 json events = json::array();
                 for (const auto& r : rows) {
+                    const json previous = jsonb_or_null(r[3]);
                     events.push_back({{"uid", event_uid(r[0].as<std::int64_t>())},
-                                      {"type", r[1].as<std::string>()},
+                                      {"type", suble_event_type(r[1].as<std::string>(), previous)},
                                       {"message", store::text_or_null(r[2])},
                                       {"meta",
-                                       {{"previous_state", jsonb_or_null(r[3])},
+                                       {{"previous_state", previous},
                                         {"new_state", jsonb_or_null(r[4])},
                                         {"job_uid", store::text_or_null(r[5])}}},
                                       {"created_at", r[6].as<std::string>()},

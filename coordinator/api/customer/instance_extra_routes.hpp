@@ -1,7 +1,8 @@
 #pragma once
 // Customer API: /projects/{project}/instances/{instance}/password/acknowledge (forget the
 // one-time root password) and /events (the instance's lifecycle feed from vm_history, newest
-// first, with an opaque cursor).
+// first, with an opaque cursor, under the document's dotted event names: create.requested,
+// power.started, resize.requested, rebuild.requested, delete.completed, billing.renewed ...).
 #include "coordinator/api/endpoints.hpp"
 #include "coordinator/api/services.hpp"
 
