@@ -97,7 +97,7 @@ service::service(asio::io_context& io, coordinator_config cfg)
         api_services_.payments = payments_.get();
     }
     expiry_ = std::make_unique<instances::expiry_runner>(io, db_, cfg_.billing, cfg_.api.public_url,
-                                                         registry_);
+                                                         registry_, payments_.get());
     add_routes();
 }
 

@@ -1,6 +1,7 @@
 #include "coordinator/instances/expiry_runner.hpp"
 
 #include "common/log.hpp"
+#include "coordinator/billing/autorecharge.hpp"
 #include "coordinator/billing/billing_settings.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -12,10 +13,18 @@ namespace vpsfleet::instances {
 
 namespace asio = boost::asio;
 
+namespace {
+
+// After a refused automatic top-up the account waits this long before the next try.
+constexpr std::chrono::seconds k_autorecharge_retry = std::chrono::hours(6);
+
+}  // namespace
+
 expiry_runner::expiry_runner(asio::io_context& io, store::database& db,
                              const coordinator::billing_config& cfg, std::string public_url,
-                             prometheus::Registry& registry)
+                             prometheus::Registry& registry, billing::payment_provider* payments)
     : db_(db),
+      payments_(payments),
       interval_(cfg.sweep_interval),
       settings_{.prepaid = cfg.prepaid,
                 .currency = cfg.currency,
@@ -28,7 +37,7 @@ expiry_runner::expiry_runner(asio::io_context& io, store::database& db,
       steps_(prometheus::BuildCounter()
                  .Name("vpsfleet_coordinator_billing_sweep_total")
                  .Help("VMs the prepaid expiry sweep renewed, failed to renew, warned, expired "
-                       "(stopped) and deleted")
+                       "(stopped) and deleted, and the accounts it auto-recharged or failed to")
                  .Register(registry)) {}
 
 void expiry_runner::start() { asio::co_spawn(timer_.get_executor(), loop(), asio::detached); }
@@ -41,6 +50,14 @@ void expiry_runner::stop() {
 asio::awaitable<void> expiry_runner::loop() {
     while (!stopping_) {
         try {
+            if (payments_) {
+                auto recharge = [this](pqxx::connection& conn) {
+                    return billing::run_autorecharge(conn, *payments_, k_autorecharge_retry);
+                };
+                const billing::autorecharge_report a = co_await db_.run(recharge);
+                steps_.Add({{"step", "autorecharged"}}).Increment(a.charged);
+                steps_.Add({{"step", "autorecharge_failed"}}).Increment(a.failed);
+            }
             const expiry_settings settings = settings_;
             auto sweep = [settings](pqxx::connection& conn) {
                 return sweep_expiry(conn, settings, std::chrono::system_clock::now());

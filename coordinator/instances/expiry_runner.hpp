@@ -1,7 +1,9 @@
 #pragma once
 // Runs the billing sweep (expiry_sweep.hpp: prepaid expiry when billing.prepaid, balance alerts
-// and stopping suspended accounts' VMs always) every billing.sweep_interval once the schema is
-// ready, and counts what it did in vpsfleet_coordinator_billing_sweep_total{step}.
+// and stopping suspended accounts' VMs always), after the accounts' auto-recharges when a payment
+// provider is configured (billing/autorecharge.hpp), every billing.sweep_interval once the schema
+// is ready, and counts what it did in vpsfleet_coordinator_billing_sweep_total{step}.
+#include "coordinator/billing/payment_provider.hpp"
 #include "coordinator/config.hpp"
 #include "coordinator/instances/expiry_sweep.hpp"
 #include "coordinator/store/database.hpp"
@@ -20,7 +22,7 @@ class expiry_runner {
   public:
     expiry_runner(boost::asio::io_context& io, store::database& db,
                   const coordinator::billing_config& cfg, std::string public_url,
-                  prometheus::Registry& registry);
+                  prometheus::Registry& registry, billing::payment_provider* payments = nullptr);
 
     void start();
     void stop();
@@ -29,6 +31,7 @@ class expiry_runner {
     boost::asio::awaitable<void> loop();
 
     store::database& db_;
+    billing::payment_provider* payments_;
     std::chrono::milliseconds interval_;
     expiry_settings settings_;
     boost::asio::steady_timer timer_;

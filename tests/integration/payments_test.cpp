@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 using namespace vpsfleet::testing;
 using json = nlohmann::json;
 
@@ -24,12 +26,13 @@ struct payment_world {
     api_client api;
     signed_up user;
 
-    payment_world()
+    explicit payment_world(const std::string& billing = "")
         : ca(stripe.ca_pem(), ".pem"),
           coordinator(start_coordinator(
-              db, "billing:\n  currency: DKK\n  stripe:\n    api_base: " + stripe.url() +
-                      "\n    secret_key: " + stripe.secret_key() + "\n    webhook_secret: " +
-                      stripe.webhook_secret() + "\n    ca_file: " + ca.path() +
+              db, "billing:\n  currency: DKK\n" + billing + "  stripe:\n    api_base: " +
+                      stripe.url() + "\n    secret_key: " + stripe.secret_key() +
+                      "\n    webhook_secret: " + stripe.webhook_secret() +
+                      "\n    ca_file: " + ca.path() +
                       "\n    timeout: 5s\n    checkout_url: https://panel.example.com/pay\n")),
           api(coordinator.port) {
         EXPECT_EQ(
@@ -55,6 +58,18 @@ struct payment_world {
     }
 
     std::string query(const std::string& sql) { return query_text(db, sql); }
+
+    // Saves a card through a setup intent the browser confirms, as the customer does.
+    void save_card(const std::string& token, const std::string& card) {
+        const auto setup =
+            api.post("/api/v1/billing/payment-methods/stripe", json::object(), token);
+        ASSERT_EQ(setup.status, 200) << setup.raw;
+        const std::string url = setup.body["redirectUrl"];
+        const auto at = url.find("setup_intent=") + 13;
+        EXPECT_EQ(confirm("setup_intents", url.substr(at, url.find('&', at) - at), card)["status"],
+                  "succeeded");
+        ASSERT_TRUE(stripe.wait_for_webhooks());
+    }
 };
 
 std::string param(const std::string& url, const std::string& name) {
@@ -161,4 +176,50 @@ TEST(card_payments, without_a_provider_top_ups_are_unavailable) {
     const auto r = w.api.post("/api/v1/billing/top-up", {{"amountOre", 10'000}}, user.access_token);
     EXPECT_EQ(r.status, 503);
     EXPECT_EQ(r.body["error"]["code"], "provider_not_configured");
+}
+
+TEST(card_payments, auto_recharge_tops_up_from_the_saved_card_once_and_mails_a_refusal) {
+    payment_world w("  sweep_interval: 100ms\n");
+    const auto t = w.user.access_token;
+    w.save_card(t, "pm_card_visa");
+    const json settings = {{"autorechargeEnabled", true},
+                           {"autorechargeTriggerOre", 5'000},
+                           {"autorechargeAmountOre", 20'000}};
+    ASSERT_EQ(w.api.call("PUT", "/api/v1/billing/settings", settings, api_client::bearer(t)).status,
+              204);
+
+    // At 0 the balance is below the trigger: the saved card pays 200 DKK, once.
+    EXPECT_TRUE(eventually([&] { return w.balance() == 20'000; })) << w.balance();
+    std::this_thread::sleep_for(std::chrono::seconds(1));  // ten more sweeps
+    EXPECT_EQ(w.balance(), 20'000);
+    EXPECT_EQ(w.stripe.counts().payment_intents, 1u);
+    EXPECT_EQ(w.query("SELECT count(*) FROM payments WHERE purpose = 'topup' AND status = 'paid' "
+                      "AND idempotency_key LIKE 'autorecharge-%'"),
+              "1");
+    const auto ledger = w.api.get("/api/v1/billing/credits", t).body["ledger"];
+    EXPECT_EQ(ledger[0]["type"], "topup");
+    EXPECT_EQ(ledger[0]["amountOre"], 20'000);
+
+    // A card the bank refuses: one attempt, the owner is told why, and it waits before the next.
+    const auto other = sign_up(w.api, "declined@example.com");
+    w.save_card(other.access_token, "pm_card_visa");
+    exec_sql(w.db,
+             "UPDATE credit_accounts SET default_payment_method = 'pm_card_chargeDeclined' "
+             "WHERE user_id = (SELECT id FROM users WHERE email = 'declined@example.com')");
+    ASSERT_EQ(w.api
+                  .call("PUT", "/api/v1/billing/settings", settings,
+                        api_client::bearer(other.access_token))
+                  .status,
+              204);
+    const std::string refusals =
+        "SELECT count(*) FROM mail_outbox WHERE to_address = 'declined@example.com' AND subject "
+        "= 'Your automatic top-up did not go through' AND body LIKE '%declined%'";
+    EXPECT_TRUE(eventually([&] { return w.query(refusals) == "1"; })) << w.query(refusals);
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    EXPECT_EQ(w.query(refusals), "1");
+    EXPECT_EQ(w.query("SELECT count(*) FROM payments p JOIN users u ON u.id = p.user_id WHERE "
+                      "u.email = 'declined@example.com' AND p.status = 'failed'"),
+              "1");
+    EXPECT_EQ(w.api.get("/api/v1/billing/credits", other.access_token).body["balanceOre"], 0);
+    EXPECT_EQ(w.balance(), 20'000);
 }
