@@ -23,6 +23,7 @@
 #include "coordinator/api/customer/instance_routes.hpp"
 #include "coordinator/api/customer/ip_range_routes.hpp"
 #include "coordinator/api/customer/job_routes.hpp"
+#include "coordinator/api/customer/limit_routes.hpp"
 #include "coordinator/api/customer/payment_routes.hpp"
 #include "coordinator/api/customer/project_routes.hpp"
 #include "coordinator/api/customer/promo_routes.hpp"
@@ -71,7 +72,7 @@ service::service(asio::io_context& io, coordinator_config cfg)
               .Help("Job attempts this coordinator's workers finished, by outcome (completed, "
                     "failed, cancelled, retried)")
               .Register(registry_)),
-      api_services_{db_, cfg_.api, keys_, cfg_.billing},
+      api_services_{db_, cfg_.api, keys_, cfg_.billing, cfg_.limits},
       gateway_(db_, cfg_.api, keys_, http_metrics_),
       fleet_(io, cfg_.fleet, db_, registry_),
       retry_timer_(io) {
@@ -118,6 +119,7 @@ void service::add_routes() {
     api::customer::add_auth_routes(gateway_.customer(), api_services_);
     api::customer::add_account_routes(gateway_.customer(), api_services_);
     api::customer::add_account_key_routes(gateway_.customer(), api_services_);
+    api::customer::add_limit_routes(gateway_.customer(), api_services_);
     api::customer::add_project_routes(gateway_.customer(), api_services_);
     api::customer::add_catalog_routes(gateway_.customer(), api_services_);
     api::customer::add_instance_routes(gateway_.customer(), api_services_);

@@ -6,6 +6,7 @@
 #include "coordinator/api/api_error.hpp"
 #include "coordinator/api/body.hpp"
 #include "coordinator/api/customer/job_routes.hpp"
+#include "coordinator/api/customer/limit_routes.hpp"
 #include "coordinator/api/customer/project_routes.hpp"
 #include "coordinator/audit/audit_log.hpp"
 #include "coordinator/auth/api_keys.hpp"
@@ -218,6 +219,7 @@ void add_instance_routes(endpoints& api, services& s) {
                 if (name_taken(tx, project_id, r.name)) {
                     throw conflict("name_taken", "An instance with this name already exists");
                 }
+                refuse_instance_over_limits(tx, s, project_id, plan[0][0].as<std::int64_t>());
                 instances::instance_order order;
                 order.project_id = project_id;
                 order.name = r.name;
