@@ -7,6 +7,7 @@
 #include "coordinator/api/admin/fleet_routes.hpp"
 #include "coordinator/api/admin/ipam_routes.hpp"
 #include "coordinator/api/admin/job_routes.hpp"
+#include "coordinator/api/admin/limit_request_routes.hpp"
 #include "coordinator/api/admin/project_ip_range_routes.hpp"
 #include "coordinator/api/admin/prometheus_routes.hpp"
 #include "coordinator/api/admin/promo_code_routes.hpp"
@@ -140,6 +141,7 @@ void service::add_routes() {
     api::admin::add_project_ip_range_routes(gateway_.admin(), api_services_);
     api::admin::add_promo_code_routes(gateway_.admin(), api_services_);
     api::admin::add_user_routes(gateway_.admin(), api_services_);
+    api::admin::add_limit_request_routes(gateway_.admin(), api_services_);
     api::admin::add_os_image_routes(gateway_.admin(), api_services_);
     api::admin::add_template_routes(gateway_.admin(), api_services_);
     api::admin::add_vm_routes(gateway_.admin(), api_services_);
