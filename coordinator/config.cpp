@@ -102,6 +102,16 @@ coordinator_config load_config(const std::string& path) {
     stripe.finish();
     billing.finish();
 
+    config::section limits_section = root.child("limits");
+    auto& lc = cfg.limits;
+    lc.instances = limits_section.get_int("instances", lc.instances, 0, 1'000'000);
+    lc.memory_mb = limits_section.get_int("memory_mb", lc.memory_mb, 0, 1'000'000'000);
+    lc.template_storage_gb =
+        limits_section.get_int("template_storage_gb", lc.template_storage_gb, 0, 100'000'000);
+    lc.restores_per_month =
+        limits_section.get_int("restores_per_month", lc.restores_per_month, 0, 1'000'000);
+    limits_section.finish();
+
     config::section fleet = root.child("fleet");
     cfg.fleet.listen = fleet.get_endpoint("listen", cfg.fleet.listen);
     cfg.fleet.state_dir = fleet.get_string("state_dir", cfg.fleet.state_dir);

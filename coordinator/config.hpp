@@ -125,6 +125,15 @@ struct billing_config {
     std::string seller_email;
 };
 
+// Platform defaults of each account's quotas (GET /api/v1/account/limits). An account's own limit,
+// written when an operator approves its limit request, replaces the default for that quota.
+struct limits_config {
+    std::int64_t instances = 10;     // live instances across the account's projects
+    std::int64_t memory_mb = 65536;  // the sum of their plans' memory
+    std::int64_t template_storage_gb = 100;
+    std::int64_t restores_per_month = 3;
+};
+
 struct coordinator_config {
     log::level log_level = log::level::info;
     unsigned io_threads = 2;
@@ -133,6 +142,7 @@ struct coordinator_config {
     jobs_config jobs;
     ipam_config ipam;
     billing_config billing;
+    limits_config limits;
     fleet_config fleet;
     database_config database;
     std::optional<mail_config> mail;

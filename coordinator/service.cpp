@@ -7,6 +7,7 @@
 #include "coordinator/api/admin/fleet_routes.hpp"
 #include "coordinator/api/admin/ipam_routes.hpp"
 #include "coordinator/api/admin/job_routes.hpp"
+#include "coordinator/api/admin/limit_request_routes.hpp"
 #include "coordinator/api/admin/project_ip_range_routes.hpp"
 #include "coordinator/api/admin/prometheus_routes.hpp"
 #include "coordinator/api/admin/promo_code_routes.hpp"
@@ -24,6 +25,7 @@
 #include "coordinator/api/customer/instance_routes.hpp"
 #include "coordinator/api/customer/ip_range_routes.hpp"
 #include "coordinator/api/customer/job_routes.hpp"
+#include "coordinator/api/customer/limit_routes.hpp"
 #include "coordinator/api/customer/payment_routes.hpp"
 #include "coordinator/api/customer/project_routes.hpp"
 #include "coordinator/api/customer/promo_routes.hpp"
@@ -73,7 +75,7 @@ service::service(asio::io_context& io, coordinator_config cfg)
               .Help("Job attempts this coordinator's workers finished, by outcome (completed, "
                     "failed, cancelled, retried)")
               .Register(registry_)),
-      api_services_{db_, cfg_.api, keys_, cfg_.billing},
+      api_services_{db_, cfg_.api, keys_, cfg_.billing, cfg_.limits},
       gateway_(db_, cfg_.api, keys_, http_metrics_),
       fleet_(io, cfg_.fleet, db_, registry_),
       retry_timer_(io) {
@@ -120,6 +122,7 @@ void service::add_routes() {
     api::customer::add_auth_routes(gateway_.customer(), api_services_);
     api::customer::add_account_routes(gateway_.customer(), api_services_);
     api::customer::add_account_key_routes(gateway_.customer(), api_services_);
+    api::customer::add_limit_routes(gateway_.customer(), api_services_);
     api::customer::add_project_routes(gateway_.customer(), api_services_);
     api::customer::add_catalog_routes(gateway_.customer(), api_services_);
     api::customer::add_instance_routes(gateway_.customer(), api_services_);
@@ -141,6 +144,7 @@ void service::add_routes() {
     api::admin::add_project_ip_range_routes(gateway_.admin(), api_services_);
     api::admin::add_promo_code_routes(gateway_.admin(), api_services_);
     api::admin::add_user_routes(gateway_.admin(), api_services_);
+    api::admin::add_limit_request_routes(gateway_.admin(), api_services_);
     api::admin::add_os_image_routes(gateway_.admin(), api_services_);
     api::admin::add_template_routes(gateway_.admin(), api_services_);
     api::admin::add_vm_routes(gateway_.admin(), api_services_);

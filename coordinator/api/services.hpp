@@ -16,6 +16,8 @@ struct services {
     const coordinator::api_config& cfg;
     auth::key_ring& keys;
     const coordinator::billing_config& billing;
+    // Platform defaults of the account quotas (config `limits:`).
+    coordinator::limits_config limits;
     // Card payments; null when billing.stripe is not configured.
     billing::payment_provider* payments = nullptr;
     // Live job events (the admin feedback WebSocket); null where jobs are not watched.

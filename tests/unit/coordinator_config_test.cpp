@@ -94,3 +94,29 @@ TEST(coordinator_config, rejects_incomplete_or_bad_mail_settings) {
                   .find("mail.host: unknown key"),
               std::string::npos);
 }
+
+TEST(coordinator_config, account_limits_default_and_are_read_key_by_key) {
+    temp_file defaults("database:\n  url: x\n");
+    const auto d = coordinator::load_config(defaults.path()).limits;
+    EXPECT_EQ(d.instances, 10);
+    EXPECT_EQ(d.memory_mb, 65536);
+    EXPECT_EQ(d.template_storage_gb, 100);
+    EXPECT_EQ(d.restores_per_month, 3);
+    temp_file file(
+        "database:\n  url: x\nlimits:\n  instances: 2\n  memory_mb: 4096\n"
+        "  template_storage_gb: 0\n  restores_per_month: 7\n");
+    const auto l = coordinator::load_config(file.path()).limits;
+    EXPECT_EQ(l.instances, 2);
+    EXPECT_EQ(l.memory_mb, 4096);
+    EXPECT_EQ(l.template_storage_gb, 0);
+    EXPECT_EQ(l.restores_per_month, 7);
+}
+
+TEST(coordinator_config, rejects_negative_or_unknown_account_limits) {
+    EXPECT_NE(error_loading("database:\n  url: x\nlimits:\n  instances: -1\n")
+                  .find("limits.instances: must be between 0 and"),
+              std::string::npos);
+    EXPECT_NE(
+        error_loading("database:\n  url: x\nlimits:\n  cpus: 4\n").find("limits.cpus: unknown key"),
+        std::string::npos);
+}

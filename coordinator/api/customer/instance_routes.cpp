@@ -7,6 +7,7 @@
 #include "coordinator/api/body.hpp"
 #include "coordinator/api/customer/instance_access.hpp"
 #include "coordinator/api/customer/job_routes.hpp"
+#include "coordinator/api/customer/limit_routes.hpp"
 #include "coordinator/api/customer/project_routes.hpp"
 #include "coordinator/audit/audit_log.hpp"
 #include "coordinator/auth/api_keys.hpp"
@@ -207,6 +208,7 @@ void add_instance_routes(endpoints& api, services& s) {
                 if (name_taken(tx, project_id, r.name)) {
                     throw conflict("name_taken", "An instance with this name already exists");
                 }
+                refuse_instance_over_limits(tx, s, project_id, plan[0][0].as<std::int64_t>());
                 instances::instance_order order;
                 order.project_id = project_id;
                 order.name = r.name;
