@@ -26,6 +26,7 @@
 #include "coordinator/api/customer/ip_range_routes.hpp"
 #include "coordinator/api/customer/job_routes.hpp"
 #include "coordinator/api/customer/limit_routes.hpp"
+#include "coordinator/api/customer/member_routes.hpp"
 #include "coordinator/api/customer/payment_routes.hpp"
 #include "coordinator/api/customer/project_routes.hpp"
 #include "coordinator/api/customer/promo_routes.hpp"
@@ -124,6 +125,7 @@ void service::add_routes() {
     api::customer::add_account_key_routes(gateway_.customer(), api_services_);
     api::customer::add_limit_routes(gateway_.customer(), api_services_);
     api::customer::add_project_routes(gateway_.customer(), api_services_);
+    api::customer::add_member_routes(gateway_.customer(), api_services_);
     api::customer::add_catalog_routes(gateway_.customer(), api_services_);
     api::customer::add_instance_routes(gateway_.customer(), api_services_);
     api::customer::add_instance_extra_routes(gateway_.customer(), api_services_);

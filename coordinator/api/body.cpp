@@ -10,11 +10,11 @@ using json = nlohmann::json;
 
 namespace {
 
-std::string percent_decode(std::string_view in) {
+std::string percent_decode(std::string_view in, bool plus_is_space = true) {
     std::string out;
     out.reserve(in.size());
     for (std::size_t i = 0; i < in.size(); ++i) {
-        if (in[i] == '+') {
+        if (in[i] == '+' && plus_is_space) {
             out += ' ';
         } else if (in[i] == '%' && i + 2 < in.size()) {
             int value = 0;
@@ -44,6 +44,8 @@ std::int64_t parse_nonnegative(const std::string& text, std::string_view name) {
 }
 
 }  // namespace
+
+std::string path_segment(std::string_view raw) { return percent_decode(raw, false); }
 
 json json_body(const http::request& req) {
     if (req.body().empty()) return json::object();

@@ -20,6 +20,8 @@ std::optional<std::string> optional_string(const nlohmann::json& body, const std
 std::optional<std::int64_t> optional_int(const nlohmann::json& body, const std::string& field);
 std::optional<bool> optional_bool(const nlohmann::json& body, const std::string& field);
 
+// A path parameter, percent-decoded; '+' stays '+' (only query strings encode a space so).
+std::string path_segment(std::string_view raw);
 // A query parameter, percent-decoded.
 std::optional<std::string> query_param(const http::request& req, std::string_view name);
 // The target with every `name` parameter taken out of its query string.

@@ -5,6 +5,7 @@
 #include "coordinator/api/shapes.hpp"
 #include "coordinator/auth/principal.hpp"
 
+#include <cstdint>
 #include <string>
 
 namespace vpsfleet::api {
@@ -14,6 +15,9 @@ struct call {
     std::string request_id;
     std::string client_ip;
     auth::principal who;
+    // The customer route's permission bit (access::key), which resolve_project holds a project
+    // member to: members lack some bits the owner always has.
+    std::uint64_t route_permission = 0;
     // Set with a 101 response by a route that accepts a WebSocket upgrade.
     http::websocket_session websocket;
 };

@@ -26,6 +26,7 @@ void endpoints::add(boost::beast::http::verb method, const std::string& sub_path
                 [this, rule = std::move(rule), h = std::move(h)](
                     http::request& req, const http::path_params& params,
                     call& c) -> asio::awaitable<http::response> {
+                    c.route_permission = rule.key_permission;
                     co_await check(rule, params, c);
                     co_return co_await h(req, params, c);
                 });

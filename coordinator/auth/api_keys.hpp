@@ -23,6 +23,11 @@ inline constexpr std::uint64_t read_api = 1u << 6;
 inline constexpr std::uint64_t write_api = 1u << 7;
 inline constexpr std::uint64_t write_settings = 1u << 8;
 inline constexpr std::uint64_t all = 0x7fffffff;
+// Suble's MEMBER_PERMS: what a project member who is not its owner may do. Managing members,
+// the project's settings and its API keys stay with the owner (a key a member minted would
+// outlive the membership, and could hold WRITE_MEMBERS).
+inline constexpr std::uint64_t member =
+    read_vps | vps_control | vps_delete | order_product | read_colocation | read_api;
 }  // namespace permission
 
 // The name of the first permission bit in `bits`, for "missing permission" errors.

@@ -16,18 +16,21 @@ using http::path_params;
 
 namespace {
 
+// $1 is the caller's user id: their role, and which projects they may see, depend on it.
 const std::string k_project_select =
     "SELECT p.uid, p.name, " + store::iso8601("p.created_at") +
-    ", (SELECT count(*) FROM api_keys k WHERE k.project_id = p.id AND k.revoked_at IS NULL) "
+    ", CASE WHEN p.owner_user_id = $1 THEN 'owner' ELSE 'member' END, "
+    "(SELECT count(*) FROM instances i WHERE i.project_id = p.id AND i.deleted_at IS NULL), "
+    "1 + (SELECT count(*) FROM project_members m WHERE m.project_id = p.id) "
     "FROM projects p ";
 
 json project_json(const pqxx::row& r) {
     return {{"uid", r[0].as<std::string>()},
             {"name", r[1].as<std::string>()},
             {"category", "business"},
-            {"role", "owner"},
-            {"instanceCount", 0},
-            {"memberCount", 1},
+            {"role", r[3].as<std::string>()},
+            {"instanceCount", r[4].as<std::int64_t>()},
+            {"memberCount", r[5].as<std::int64_t>()},
             {"createdAt", r[2].as<std::string>()}};
 }
 
@@ -49,12 +52,28 @@ std::string trimmed(std::string s) {
 }  // namespace
 
 std::int64_t resolve_project(pqxx::work& tx, const call& c, const std::string& project_uid) {
-    const auto rows =
-        tx.exec_params("SELECT id, owner_user_id FROM projects WHERE uid = $1", project_uid);
-    const bool visible = !rows.empty() && (c.who.type == auth::principal::kind::api_key
-                                               ? rows[0][0].as<std::int64_t>() == c.who.project_id
-                                               : rows[0][1].as<std::int64_t>() == c.who.user_id);
-    if (!visible) throw not_found("project_not_found", "Project not found");
+    if (c.who.type == auth::principal::kind::api_key) {
+        const auto rows = tx.exec_params("SELECT id FROM projects WHERE uid = $1", project_uid);
+        if (rows.empty() || rows[0][0].as<std::int64_t>() != c.who.project_id) {
+            throw not_found("project_not_found", "Project not found");
+        }
+        return c.who.project_id;
+    }
+    const auto rows = tx.exec_params(
+        "SELECT p.id, p.owner_user_id = $2, m.user_id IS NOT NULL FROM projects p "
+        "LEFT JOIN project_members m ON m.project_id = p.id AND m.user_id = $2 "
+        "WHERE p.uid = $1",
+        project_uid, c.who.user_id);
+    if (rows.empty() || (!rows[0][1].as<bool>() && !rows[0][2].as<bool>())) {
+        throw not_found("project_not_found", "Project not found");
+    }
+    if (!rows[0][1].as<bool>()) {
+        if (const auto missing = c.route_permission & ~auth::permission::member; missing != 0) {
+            throw forbidden("missing_permission", "Project members lack the " +
+                                                      auth::permission_name(missing) +
+                                                      " permission; the project's owner has it");
+        }
+    }
     return rows[0][0].as<std::int64_t>();
 }
 
@@ -64,12 +83,18 @@ void add_project_routes(endpoints& api, services& s) {
                 auto list = [&c](pqxx::connection& conn) {
                     pqxx::work tx(conn);
                     json out = json::array();
-                    const bool key = c.who.type == auth::principal::kind::api_key;
-                    for (const auto& r : tx.exec_params(
-                             k_project_select +
-                                 (key ? "WHERE p.id = $1" : "WHERE p.owner_user_id = $1") +
-                                 " ORDER BY p.id",
-                             key ? c.who.project_id : c.who.user_id)) {
+                    // A key sees its own project; a user the projects they own or are a
+                    // member of.
+                    const auto rows =
+                        c.who.type == auth::principal::kind::api_key
+                            ? tx.exec_params(k_project_select + "WHERE p.id = $2", c.who.user_id,
+                                             c.who.project_id)
+                            : tx.exec_params(k_project_select +
+                                                 "WHERE p.owner_user_id = $1 OR EXISTS (SELECT 1 "
+                                                 "FROM project_members m WHERE m.project_id = "
+                                                 "p.id AND m.user_id = $1) ORDER BY p.id",
+                                             c.who.user_id);
+                    for (const auto& r : rows) {
                         out.push_back(project_json(r));
                     }
                     return out;
@@ -92,8 +117,8 @@ void add_project_routes(endpoints& api, services& s) {
                 tx.exec_params(
                     "INSERT INTO projects (uid, name, owner_user_id) VALUES ($1, $2, $3)", uid,
                     name, c.who.user_id);
-                const json project =
-                    project_json(tx.exec_params1(k_project_select + "WHERE p.uid = $1", uid));
+                const json project = project_json(
+                    tx.exec_params1(k_project_select + "WHERE p.uid = $2", c.who.user_id, uid));
                 audit::record(tx, c.who, c.request_id,
                               {"project.create", "project", uid, nullptr, project});
                 tx.commit();
@@ -109,7 +134,8 @@ void add_project_routes(endpoints& api, services& s) {
                 auto read = [&](pqxx::connection& conn) {
                     pqxx::work tx(conn);
                     const auto id = resolve_project(tx, c, uid);
-                    return project_json(tx.exec_params1(k_project_select + "WHERE p.id = $1", id));
+                    return project_json(
+                        tx.exec_params1(k_project_select + "WHERE p.id = $2", c.who.user_id, id));
                 };
                 const json project = co_await s.db.run(read);
                 co_return json_reply(project);
