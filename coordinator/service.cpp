@@ -30,11 +30,13 @@
 #include "coordinator/api/customer/payment_routes.hpp"
 #include "coordinator/api/customer/project_routes.hpp"
 #include "coordinator/api/customer/promo_routes.hpp"
+#include "coordinator/api/customer/template_routes.hpp"
 #include "coordinator/billing/stripe_client.hpp"
 #include "coordinator/firewall/firewall_job.hpp"
 #include "coordinator/instances/instance_changes.hpp"
 #include "coordinator/instances/instance_jobs.hpp"
 #include "coordinator/instances/refund_job.hpp"
+#include "coordinator/instances/template_jobs.hpp"
 #include "coordinator/ipam/ip_jobs.hpp"
 #include "coordinator/store/migrations.hpp"
 
@@ -128,6 +130,7 @@ void service::add_routes() {
     api::customer::add_member_routes(gateway_.customer(), api_services_);
     api::customer::add_catalog_routes(gateway_.customer(), api_services_);
     api::customer::add_instance_routes(gateway_.customer(), api_services_);
+    api::customer::add_template_routes(gateway_.customer(), api_services_);
     api::customer::add_instance_extra_routes(gateway_.customer(), api_services_);
     api::customer::add_instance_change_routes(gateway_.customer(), api_services_);
     api::customer::add_instance_metrics_routes(gateway_.customer(), api_services_);
@@ -163,6 +166,7 @@ void service::add_job_handlers() {
     instances::add_instance_job_handlers(*jobs_, addresses);
     instances::add_instance_change_handlers(*jobs_, addresses);
     instances::add_refund_job_handler(*jobs_);
+    instances::add_template_job_handlers(*jobs_);
     firewall::add_firewall_job_handlers(*jobs_);
     ipam::add_ip_job_handlers(*jobs_, addresses);
 }

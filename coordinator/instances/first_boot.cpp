@@ -22,8 +22,9 @@ std::string sha512_crypt(const std::string& password) {
 nlohmann::json first_boot_cloud_init(pqxx::transaction_base& tx, std::int64_t instance_id,
                                      const auth::secret_box* box) {
     const auto r = tx.exec_params1(
-        "SELECT i.name, i.ssh_keys_snapshot::text, i.root_password, img.default_user "
-        "FROM instances i JOIN os_images img ON img.id = i.image_id WHERE i.id = $1",
+        "SELECT i.name, i.ssh_keys_snapshot::text, i.root_password, img.default_user, "
+        "app.user_data FROM instances i JOIN os_images img ON img.id = i.image_id "
+        "LEFT JOIN apps app ON app.id = i.app_id WHERE i.id = $1",
         instance_id);
     nlohmann::json user = {{"name", r[3].as<std::string>()},
                            {"ssh_keys", nlohmann::json::parse(r[1].as<std::string>())},
@@ -34,7 +35,10 @@ nlohmann::json first_boot_cloud_init(pqxx::transaction_base& tx, std::int64_t in
             user["password_hash"] = sha512_crypt(std::string(plain->begin(), plain->end()));
         }
     }
-    return {{"hostname", r[0].as<std::string>()}, {"users", nlohmann::json::array({user})}};
+    nlohmann::json out = {{"hostname", r[0].as<std::string>()},
+                          {"users", nlohmann::json::array({user})}};
+    if (!r[4].is_null()) out["user_data"] = r[4].as<std::string>();
+    return out;
 }
 
 }  // namespace vpsfleet::instances

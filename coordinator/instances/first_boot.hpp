@@ -2,7 +2,8 @@
 // What an instance's first boot is told through cloud-init: its hostname (the instance's name)
 // and the image's default user with the SSH keys the customer ordered it with and the instance's
 // generated password, sent as a SHA-512 crypt(3) hash so the password itself never leaves the
-// coordinator.
+// coordinator. An instance ordered from an app also gets the app's user-data (its install
+// script), which the agent adds as a second part of the seed's user-data.
 #include "coordinator/auth/secret_box.hpp"
 
 #include <nlohmann/json.hpp>

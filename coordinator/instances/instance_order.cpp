@@ -42,12 +42,12 @@ ordered_instance order_instance(pqxx::work& tx, const auth::secret_box& box,
     const auto id =
         tx.exec_params1(
               "INSERT INTO instances (uid, project_id, name, plan_id, image_id, backup_tier, "
-              "libvirt_uuid, mac, ssh_keys_snapshot, root_password, ssh_key_id, ref_code) "
-              "VALUES ($1, $2, $3, $4, $5, $6, gen_random_uuid(), $7, $8::jsonb, $9, $10, $11) "
-              "RETURNING id",
+              "libvirt_uuid, mac, ssh_keys_snapshot, root_password, ssh_key_id, ref_code, app_id, "
+              "template_id) VALUES ($1, $2, $3, $4, $5, $6, gen_random_uuid(), $7, $8::jsonb, $9, "
+              "$10, $11, $12, $13) RETURNING id",
               uid, order.project_id, order.name, order.plan_id, order.image_id, order.backup_tier,
               random_mac(), order.ssh_keys.dump(), pqxx::binarystring(sealed.data(), sealed.size()),
-              order.ssh_key_id, order.ref_code)[0]
+              order.ssh_key_id, order.ref_code, order.app_id, order.template_id)[0]
             .as<std::int64_t>();
     if (billing.prepaid) {
         billing::pay_period_from_credits(tx, id, std::chrono::system_clock::now(), billing.currency,

@@ -22,6 +22,8 @@ struct instance_order {
     std::string name;  // a hostname label, free in the project (the caller checks)
     std::int64_t plan_id = 0;
     std::int64_t image_id = 0;
+    std::optional<std::int64_t> app_id;       // its user-data goes to the first boot
+    std::optional<std::int64_t> template_id;  // the template it was ordered from
     std::string backup_tier = "none";
     std::string password;                               // sealed into root_password
     nlohmann::json ssh_keys = nlohmann::json::array();  // public keys for cloud-init

@@ -1,5 +1,6 @@
 #pragma once
-// Customer API: the catalog, GET /plans and GET /images (active rows, display order).
+// Customer API: the catalog, GET /plans, GET /images (active rows, display order) and the
+// one-click apps, GET /apps and GET /apps/{slug} (the newest active version of each).
 #include "coordinator/api/endpoints.hpp"
 #include "coordinator/api/services.hpp"
 

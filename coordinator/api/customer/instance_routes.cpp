@@ -8,6 +8,7 @@
 #include "coordinator/api/customer/instance_access.hpp"
 #include "coordinator/api/customer/job_routes.hpp"
 #include "coordinator/api/customer/limit_routes.hpp"
+#include "coordinator/api/customer/order_source.hpp"
 #include "coordinator/api/customer/project_routes.hpp"
 #include "coordinator/audit/audit_log.hpp"
 #include "coordinator/auth/api_keys.hpp"
@@ -32,7 +33,7 @@ namespace {
 using store::int_or_null;
 using store::text_or_null;
 
-// The instance, its plan and image, and its open job if it has one.
+// The instance, its plan, image and app, and its open job if it has one.
 const std::string k_instance_select =
     "SELECT i.uid, i.name, i.status, i.power_state, i.backup_tier, i.error_code, "
     "i.error_message, " +
@@ -41,13 +42,16 @@ const std::string k_instance_select =
     "j.progress_percent, j.progress_message, i.root_password, i.id, "
     // primary_ip: the first live address, IPv4 before IPv6.
     "(SELECT host(a.ip) FROM vm_ip_assignments a WHERE a.instance_id = i.id "
-    "AND a.deleted_at IS NULL ORDER BY family(a.ip), a.id LIMIT 1) "
+    "AND a.deleted_at IS NULL ORDER BY family(a.ip), a.id LIMIT 1), app.slug, app.name "
     "FROM instances i JOIN plans p ON p.id = i.plan_id JOIN os_images img ON img.id = i.image_id "
+    "LEFT JOIN apps app ON app.id = i.app_id "
     "LEFT JOIN LATERAL (SELECT uid, kind, progress_step, progress_total, progress_percent, "
     "progress_message FROM jobs WHERE target = i.uid AND state IN ('pending', 'running') "
     "ORDER BY id DESC LIMIT 1) j ON true ";
 
 json instance_json(const pqxx::row& r) {
+    const json app_slug = text_or_null(r[19]);
+    const json app_name = text_or_null(r[20]);
     return {{"uid", r[0].as<std::string>()},
             {"name", r[1].as<std::string>()},
             {"status", r[2].as<std::string>()},
@@ -59,8 +63,8 @@ json instance_json(const pqxx::row& r) {
             {"plan_code", r[8].as<std::string>()},
             {"primary_ip", text_or_null(r[18])},
             {"image_name", r[9].as<std::string>()},
-            {"app_slug", nullptr},
-            {"app_name", nullptr},
+            {"app_slug", app_slug},
+            {"app_name", app_name},
             {"job_uid", text_or_null(r[10])},
             {"job_type", text_or_null(r[11])},
             {"progress_step", int_or_null(r[12])},
@@ -95,7 +99,7 @@ bool name_taken(pqxx::work& tx, std::int64_t project_id, const std::string& name
 struct create_request {
     std::string name;
     std::string plan;
-    std::string image;
+    order_source source;
     std::string backup_tier = "none";
     std::optional<std::string> password;
     json ssh_keys = json::array();
@@ -105,19 +109,7 @@ create_request parse_create(const json& body) {
     create_request r;
     r.name = valid_hostname(body);
     r.plan = required_string(body, "plan");
-    if (!body.contains("source") || !body["source"].is_object()) {
-        throw bad_request("source must be an object with one of image, template or app",
-                          {{"field", "source"}});
-    }
-    const json& source = body["source"];
-    if (source.size() != 1) {
-        throw bad_request("source takes exactly one of image, template or app",
-                          {{"field", "source"}});
-    }
-    if (source.contains("template") || source.contains("app")) {
-        throw bad_request("only image sources are supported", {{"field", "source"}});
-    }
-    r.image = required_string(source, "image");
+    r.source = parse_order_source(body);
     r.backup_tier = optional_string(body, "backup_tier").value_or("none");
     if (r.backup_tier != "none" && r.backup_tier != "basic" && r.backup_tier != "extended") {
         throw bad_request("backup_tier must be none, basic or extended",
@@ -195,16 +187,11 @@ void add_instance_routes(endpoints& api, services& s) {
                 const auto& box = s.keys.box(conn);
                 pqxx::work tx(conn);
                 const auto project_id = resolve_project(tx, c, project);
-                const auto plan = tx.exec_params(
-                    "SELECT id, disk_gb FROM plans WHERE code = $1 AND active", r.plan);
+                const auto plan =
+                    tx.exec_params("SELECT id FROM plans WHERE code = $1 AND active", r.plan);
                 if (plan.empty()) throw not_found("plan_not_found", "Plan not found");
-                const auto image = tx.exec_params(
-                    "SELECT id, min_disk_gb FROM os_images WHERE uid = $1 AND active", r.image);
-                if (image.empty()) throw not_found("image_not_found", "Image not found");
-                if (plan[0][1].as<int>() < image[0][1].as<int>()) {
-                    throw bad_request("the plan's disk is smaller than the image needs",
-                                      {{"field", "plan"}});
-                }
+                const auto source = resolve_order_source(tx, project_id, r.source);
+                check_plan_fits(tx, plan[0][0].as<std::int64_t>(), source);
                 if (name_taken(tx, project_id, r.name)) {
                     throw conflict("name_taken", "An instance with this name already exists");
                 }
@@ -213,7 +200,9 @@ void add_instance_routes(endpoints& api, services& s) {
                 order.project_id = project_id;
                 order.name = r.name;
                 order.plan_id = plan[0][0].as<std::int64_t>();
-                order.image_id = image[0][0].as<std::int64_t>();
+                order.image_id = source.image_id;
+                order.app_id = source.app_id;
+                order.template_id = source.template_id;
                 order.backup_tier = r.backup_tier;
                 order.password = password;
                 order.ssh_keys = r.ssh_keys;
