@@ -45,6 +45,8 @@ coordinator_config load_config(const std::string& path) {
         seconds("refresh_token_ttl", cfg.api.refresh_token_ttl, 1s, 24h * 365);
     cfg.api.password_reset_ttl =
         seconds("password_reset_ttl", cfg.api.password_reset_ttl, 60s, 24h * 7);
+    cfg.api.email_verification_ttl =
+        seconds("email_verification_ttl", cfg.api.email_verification_ttl, 60s, 24h * 30);
     cfg.api.mfa_issuer = api.get_string("mfa_issuer", cfg.api.mfa_issuer);
     cfg.api.public_url = api.get_string("public_url", cfg.api.public_url);
     api.finish();

@@ -61,8 +61,9 @@ struct api_config {
     std::chrono::seconds access_token_ttl{15 * 60};
     std::chrono::seconds refresh_token_ttl{30 * 24 * 3600};
     std::chrono::seconds password_reset_ttl{3600};
+    std::chrono::seconds email_verification_ttl{24 * 3600};
     std::string mfa_issuer = "vpsfleet";
-    // Where links in mails (password reset) point.
+    // Where links in mails (password reset, email verification) point.
     std::string public_url = "http://127.0.0.1:8080";
 };
 

@@ -32,6 +32,8 @@ inline constexpr std::uint64_t member =
 
 // The name of the first permission bit in `bits`, for "missing permission" errors.
 std::string permission_name(std::uint64_t bits);
+// The bit of a permission name ("READ_VPS"); nullopt for a name that is not a permission.
+std::optional<std::uint64_t> permission_bit(std::string_view name);
 
 struct api_key {
     std::int64_t id = 0;
@@ -51,6 +53,19 @@ struct created_api_key {
 created_api_key create_api_key(pqxx::work& tx, std::int64_t project_id, std::int64_t user_id,
                                const std::string& name, std::uint64_t permissions);
 std::vector<api_key> list_api_keys(pqxx::work& tx, std::int64_t project_id);
+
+struct api_key_change {
+    std::optional<std::string> name;
+    std::optional<std::uint64_t> permissions;
+};
+struct updated_api_key {
+    api_key before;
+    api_key after;
+};
+// Nullopt when the project has no such live key. Requests made with the key see the change at
+// once: each request reads the key's permissions afresh.
+std::optional<updated_api_key> update_api_key(pqxx::work& tx, std::int64_t project_id,
+                                              const std::string& uid, const api_key_change& change);
 // False when the project has no such live key.
 bool revoke_api_key(pqxx::work& tx, std::int64_t project_id, const std::string& uid);
 

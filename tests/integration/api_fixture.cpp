@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
+#include <regex>
+
 namespace vpsfleet::testing {
 
 using json = nlohmann::json;
@@ -39,10 +41,31 @@ http_headers api_client::bearer(const std::string& token) {
     return {{"Authorization", "Bearer " + token}};
 }
 
+std::string verification_token(const std::string& database_url, const std::string& email) {
+    pqxx::connection conn(database_url);
+    pqxx::read_transaction tx(conn);
+    const auto rows = tx.exec_params(
+        "SELECT body FROM mail_outbox WHERE to_address = lower($1) AND "
+        "subject = 'Confirm your email address' ORDER BY id DESC LIMIT 1",
+        email);
+    if (rows.empty()) return {};
+    const std::string body = rows[0][0].as<std::string>();
+    std::smatch m;
+    if (!std::regex_search(body, m, std::regex("verify-email\\?token=([A-Za-z0-9_-]+)"))) return {};
+    return m[1];
+}
+
 signed_up sign_up(const api_client& api, const std::string& email, const std::string& password) {
     const auto r = api.post("/api/v1/auth/signup",
                             {{"email", email}, {"password", password}, {"fullname", "Test User"}});
     EXPECT_EQ(r.status, 201) << r.raw;
+    const std::string db = coordinator_database(api.port());
+    EXPECT_FALSE(db.empty()) << "no coordinator of this test listens on port " << api.port();
+    if (r.status == 201 && !db.empty()) {
+        const auto verified =
+            api.post("/api/v1/auth/verify-email", {{"token", verification_token(db, email)}});
+        EXPECT_EQ(verified.status, 204) << verified.raw;
+    }
     return {email, password, r.body.value("access_token", ""), r.body.value("refresh_token", "")};
 }
 

@@ -27,6 +27,7 @@ class api_client {
     api_reply post(const std::string& target, const nlohmann::json& body,
                    const std::string& token = {}) const;
     static http_headers bearer(const std::string& token);
+    std::uint16_t port() const { return port_; }
 
   private:
     std::uint16_t port_;
@@ -39,9 +40,13 @@ struct signed_up {
     std::string refresh_token;
 };
 
-// Signs up a new customer account through the API and returns its tokens.
+// Signs up a new customer account through the API and confirms its email with the link mailed
+// at sign-up, as the customer would (ordering needs a verified email); returns its tokens.
 signed_up sign_up(const api_client& api, const std::string& email,
                   const std::string& password = "correct horse battery");
+
+// The token in the newest verification mail to `email` in the outbox; "" when there is none.
+std::string verification_token(const std::string& database_url, const std::string& email);
 
 // Grants a system role ("super_admin", "admin", "read_only") straight in the database.
 void grant_role(const std::string& database_url, const std::string& email, const std::string& role);

@@ -4,6 +4,8 @@
 
 #include <signal.h>
 
+#include <map>
+#include <mutex>
 #include <stdexcept>
 
 namespace vpsfleet::testing {
@@ -46,7 +48,26 @@ running_daemon start_coordinator(const std::string& database_url,
                                         state->path() + "\ndatabase:\n  url: \"" + database_url +
                                         "\"\n" + database_extra);
     d.state = std::move(state);
+    remember_coordinator_database(d.port, database_url);
     return d;
+}
+
+namespace {
+
+std::mutex databases_mutex;
+std::map<std::uint16_t, std::string> databases_by_port;
+
+}  // namespace
+
+void remember_coordinator_database(std::uint16_t port, const std::string& database_url) {
+    const std::lock_guard lock(databases_mutex);
+    databases_by_port[port] = database_url;
+}
+
+std::string coordinator_database(std::uint16_t port) {
+    const std::lock_guard lock(databases_mutex);
+    const auto it = databases_by_port.find(port);
+    return it == databases_by_port.end() ? std::string() : it->second;
 }
 
 running_daemon start_agent(const std::string& libvirt_uri, const std::string& extra_yaml) {

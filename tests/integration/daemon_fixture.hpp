@@ -32,6 +32,11 @@ running_daemon launch_daemon(const std::string& binary, const std::string& confi
 
 running_daemon start_coordinator(const std::string& database_url,
                                  const std::string& extra_yaml = {});
+// The database of the coordinator this process last started on an HTTP port, so helpers that get
+// only an API client (sign_up, which confirms the new account's email) can read what it wrote;
+// "" for a port no coordinator of this process listens on.
+void remember_coordinator_database(std::uint16_t port, const std::string& database_url);
+std::string coordinator_database(std::uint16_t port);
 running_daemon start_agent(const std::string& libvirt_uri, const std::string& extra_yaml = {});
 
 // Runs promtool's exposition check on a scrape; returns its complaints, empty when clean.

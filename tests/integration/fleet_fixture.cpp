@@ -37,6 +37,7 @@ fleet_fixture::fleet_fixture(const std::string& fleet_extra)
       fleet_port_(free_tcp_port()),
       coordinator_config_(coordinator_yaml(db_url_, fleet_port_, dir_, fleet_extra)),
       coordinator_(launch_daemon(coordinator_bin(), coordinator_config_.path())) {
+    remember_coordinator_database(coordinator_.port, db_url_);
     if (wait_for_status("127.0.0.1", coordinator_.port, "/readyz", 200, std::chrono::seconds(20))
             .status != 200) {
         throw std::runtime_error("coordinator not ready:\n" +
@@ -52,6 +53,7 @@ fleet_fixture::~fleet_fixture() {
 void fleet_fixture::restart_coordinator() {
     coordinator_.terminate(std::chrono::seconds(5));
     coordinator_ = launch_daemon(coordinator_bin(), coordinator_config_.path());
+    remember_coordinator_database(coordinator_.port, db_url_);
 }
 
 std::string fleet_fixture::create_token(const std::string& ttl) {
@@ -173,7 +175,10 @@ run_result fleet_fixture::send_command(const std::string& host, const std::strin
 
 running_daemon fleet_fixture::start_second_coordinator() const {
     // Same CA (one fleet), another fleet port.
-    return start_daemon(coordinator_bin(), coordinator_yaml(db_url_, free_tcp_port(), dir_, {}));
+    auto second =
+        start_daemon(coordinator_bin(), coordinator_yaml(db_url_, free_tcp_port(), dir_, {}));
+    remember_coordinator_database(second.port, db_url_);
+    return second;
 }
 
 }  // namespace vpsfleet::testing

@@ -5,6 +5,7 @@
 #include "coordinator/api/body.hpp"
 #include "coordinator/audit/audit_log.hpp"
 #include "coordinator/auth/accounts.hpp"
+#include "coordinator/auth/email_verification.hpp"
 #include "coordinator/auth/sessions.hpp"
 
 namespace vpsfleet::api::customer {
@@ -27,6 +28,48 @@ auth::session_settings session_settings(const services& s) {
     return {s.cfg.access_token_ttl, s.cfg.refresh_token_ttl};
 }
 
+auth::verification_settings verification_settings(const services& s) {
+    return {s.cfg.email_verification_ttl, s.cfg.public_url};
+}
+
+// POST /auth/verify-email and /auth/verify-email/resend.
+void add_email_verification_routes(endpoints& api, services& s) {
+    // The token is the credential, as for a password reset: the link works without signing in.
+    api.add(
+        verb::post, "/auth/verify-email", access::anyone(),
+        [&s](http::request& req, const path_params&, call& c) -> asio::awaitable<http::response> {
+            const std::string token = required_string(json_body(req), "token");
+            auto verify = [&](pqxx::connection& conn) {
+                pqxx::work tx(conn);
+                const auto user = auth::confirm_email(tx, token);
+                auth::principal self;
+                self.type = auth::principal::kind::user;
+                self.user_id = user.id;
+                audit::record(tx, self, c.request_id,
+                              {"user.verify_email", "user", user.uid,
+                               json{{"emailVerified", false}}, json{{"emailVerified", true}}});
+                tx.commit();
+            };
+            co_await s.db.run(verify);
+            co_return no_content();
+        });
+
+    api.add(verb::post, "/auth/verify-email/resend", access::signed_in(),
+            [&s](http::request&, const path_params&, call& c) -> asio::awaitable<http::response> {
+                const auto settings = verification_settings(s);
+                auto resend = [&](pqxx::connection& conn) {
+                    pqxx::work tx(conn);
+                    auth::resend_verification_mail(tx, settings, c.who.user_id);
+                    audit::record(
+                        tx, c.who, c.request_id,
+                        {"user.verification_mail", "user", c.who.user_uid, nullptr, nullptr});
+                    tx.commit();
+                };
+                co_await s.db.run(resend);
+                co_return no_content();
+            });
+}
+
 }  // namespace
 
 void add_auth_routes(endpoints& api, services& s) {
@@ -40,7 +83,8 @@ void add_auth_routes(endpoints& api, services& s) {
             account.country = optional_string(body, "country").value_or("DK");
             account.language = optional_string(body, "language").value_or("en");
             const auto settings = session_settings(s);
-            auto create = [&s, &account, &settings, &c](pqxx::connection& conn) {
+            const auto verification = verification_settings(s);
+            auto create = [&](pqxx::connection& conn) {
                 const auth::session_issuer issuer{s.keys.signer(conn), settings};
                 pqxx::work tx(conn);
                 const auto user = auth::create_account(tx, account);
@@ -53,6 +97,7 @@ void add_auth_routes(endpoints& api, services& s) {
                 audit::record(
                     tx, self, c.request_id,
                     {"user.signup", "user", user.uid, nullptr, json{{"email", account.email}}});
+                auth::send_verification_mail(tx, verification, user.id);
                 auto tokens = issuer.open(tx, user.id, user.uid);
                 tx.commit();
                 return tokens;
@@ -121,6 +166,8 @@ void add_auth_routes(endpoints& api, services& s) {
                 co_await s.db.run(reset);
                 co_return no_content();
             });
+
+    add_email_verification_routes(api, s);
 }
 
 }  // namespace vpsfleet::api::customer

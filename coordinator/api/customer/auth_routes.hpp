@@ -1,6 +1,6 @@
 #pragma once
-// Customer API: /auth/* (sign-up, login with the MFA step, refresh, logout, password reset),
-// /me, /account/profile and /account/mfa/*.
+// Customer API: /auth/* (sign-up, login with the MFA step, refresh, logout, password reset,
+// email verification), /me, /account/profile and /account/mfa/*.
 #include "coordinator/api/endpoints.hpp"
 #include "coordinator/api/services.hpp"
 

@@ -12,6 +12,7 @@
 #include "coordinator/api/customer/project_routes.hpp"
 #include "coordinator/audit/audit_log.hpp"
 #include "coordinator/auth/api_keys.hpp"
+#include "coordinator/auth/email_verification.hpp"
 #include "coordinator/billing/billing_error.hpp"
 #include "coordinator/instances/instance_jobs.hpp"
 #include "coordinator/instances/instance_order.hpp"
@@ -187,6 +188,7 @@ void add_instance_routes(endpoints& api, services& s) {
                 const auto& box = s.keys.box(conn);
                 pqxx::work tx(conn);
                 const auto project_id = resolve_project(tx, c, project);
+                auth::require_verified_email(tx, c.who.user_id);  // a key's owner, for a key
                 const auto plan =
                     tx.exec_params("SELECT id FROM plans WHERE code = $1 AND active", r.plan);
                 if (plan.empty()) throw not_found("plan_not_found", "Plan not found");

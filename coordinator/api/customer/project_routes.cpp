@@ -43,6 +43,53 @@ json key_json(const auth::api_key& k) {
             {"createdAt", k.created_at}};
 }
 
+// The document's integer mask, or a list of names ("READ_VPS", ...) for people writing by hand.
+std::optional<std::uint64_t> optional_permissions(const json& body) {
+    const auto it = body.find("permissions");
+    if (it == body.end() || it->is_null()) return std::nullopt;
+    if (it->is_number_unsigned() && it->get<std::uint64_t>() <= auth::permission::all) {
+        return it->get<std::uint64_t>();
+    }
+    if (!it->is_array()) {
+        throw bad_request(
+            "permissions must be an integer from 0 to 2147483647 or a list of permission names",
+            {{"field", "permissions"}});
+    }
+    std::uint64_t bits = 0;
+    json unknown = json::array();
+    for (const auto& name : *it) {
+        const auto bit =
+            name.is_string() ? auth::permission_bit(name.get<std::string>()) : std::nullopt;
+        if (bit) {
+            bits |= *bit;
+        } else {
+            unknown.push_back(name);
+        }
+    }
+    if (!unknown.empty()) {
+        throw bad_request("unknown permission " + unknown.dump() +
+                              "; known: READ_VPS, VPS_CONTROL, VPS_DELETE, ORDER_PRODUCT, "
+                              "READ_COLOCATION, WRITE_MEMBERS, READ_API, WRITE_API, WRITE_SETTINGS",
+                          {{"field", "permissions"}, {"unknown", unknown}});
+    }
+    return bits;
+}
+
+// A key can hand out at most what it holds itself.
+void check_grantable(const call& c, std::uint64_t permissions) {
+    if (c.who.type == auth::principal::kind::api_key && (permissions & ~c.who.key_permissions)) {
+        throw forbidden("missing_permission", "A key cannot grant permissions it does not hold");
+    }
+}
+
+std::optional<std::string> optional_key_name(const json& body) {
+    auto name = optional_string(body, "name");
+    if (name && (name->empty() || name->size() > 64)) {
+        throw bad_request("name must be 1-64 characters", {{"field", "name"}});
+    }
+    return name;
+}
+
 std::string trimmed(std::string s) {
     const auto first = s.find_first_not_of(" \t\r\n");
     if (first == std::string::npos) return {};
@@ -160,28 +207,16 @@ void add_project_routes(endpoints& api, services& s) {
         verb::post, "/projects/{project}/api-keys", access::key(auth::permission::write_api),
         [&s](http::request& req, const path_params& p, call& c) -> asio::awaitable<http::response> {
             const json body = json_body(req);
-            const std::string name = required_string(body, "name");
-            if (name.empty() || name.size() > 64) {
-                throw bad_request("name must be 1-64 characters", {{"field", "name"}});
-            }
-            const auto permissions =
-                optional_int(body, "permissions").value_or(auth::permission::all);
-            if (permissions < 0) {
-                throw bad_request("permissions must be a non-negative integer",
-                                  {{"field", "permissions"}});
-            }
-            // A key can hand out at most what it holds itself.
-            if (c.who.type == auth::principal::kind::api_key &&
-                (static_cast<std::uint64_t>(permissions) & ~c.who.key_permissions) != 0) {
-                throw forbidden("missing_permission",
-                                "A key cannot grant permissions it does not hold");
-            }
+            const auto name = optional_key_name(body);
+            if (!name) throw bad_request("name is required", {{"field", "name"}});
+            const auto permissions = optional_permissions(body).value_or(auth::permission::all);
+            check_grantable(c, permissions);
             const std::string uid = p.at("project");
             auto create = [&](pqxx::connection& conn) {
                 pqxx::work tx(conn);
                 const auto project_id = resolve_project(tx, c, uid);
-                auto created = auth::create_api_key(tx, project_id, c.who.user_id, name,
-                                                    static_cast<std::uint64_t>(permissions));
+                auto created =
+                    auth::create_api_key(tx, project_id, c.who.user_id, *name, permissions);
                 json out = key_json(created.key);
                 audit::record(tx, c.who, c.request_id,
                               {"api_key.create", "api_key", created.key.uid, nullptr, out});
@@ -191,6 +226,34 @@ void add_project_routes(endpoints& api, services& s) {
             };
             const json key = co_await s.db.run(create);
             co_return json_reply(key, http::status::created);
+        });
+
+    // Not in the document, which can only revoke a key: changing what a key may do (or its
+    // name) without handing out a new secret. Takes effect with the key's next request.
+    api.add(
+        verb::patch, "/projects/{project}/api-keys/{key}", access::key(auth::permission::write_api),
+        [&s](http::request& req, const path_params& p, call& c) -> asio::awaitable<http::response> {
+            const json body = json_body(req);
+            const auth::api_key_change change{optional_key_name(body), optional_permissions(body)};
+            if (!change.name && !change.permissions) {
+                throw bad_request("Give the name or the permissions to change");
+            }
+            if (change.permissions) check_grantable(c, *change.permissions);
+            const std::string project = p.at("project");
+            const std::string key = p.at("key");
+            auto update = [&](pqxx::connection& conn) {
+                pqxx::work tx(conn);
+                const auto updated =
+                    auth::update_api_key(tx, resolve_project(tx, c, project), key, change);
+                if (!updated) throw not_found("api_key_not_found", "API key not found");
+                json out = key_json(updated->after);
+                audit::record(tx, c.who, c.request_id,
+                              {"api_key.update", "api_key", key, key_json(updated->before), out});
+                tx.commit();
+                return out;
+            };
+            const json out = co_await s.db.run(update);
+            co_return json_reply(out);
         });
 
     api.add(verb::delete_, "/projects/{project}/api-keys/{key}",
