@@ -39,6 +39,8 @@ void add_auth_routes(endpoints& api, services& s) {
                                       required_string(body, "fullname")};
             account.country = optional_string(body, "country").value_or("DK");
             account.language = optional_string(body, "language").value_or("en");
+            // Only checked: whether the account is a company is kept with its billing details.
+            optional_bool(body, "isCompany");
             const auto settings = session_settings(s);
             auto create = [&s, &account, &settings, &c](pqxx::connection& conn) {
                 const auth::session_issuer issuer{s.keys.signer(conn), settings};
