@@ -82,6 +82,8 @@ void add_auth_routes(endpoints& api, services& s) {
                                       required_string(body, "fullname")};
             account.country = optional_string(body, "country").value_or("DK");
             account.language = optional_string(body, "language").value_or("en");
+            // Only checked: whether the account is a company is kept with its billing details.
+            optional_bool(body, "isCompany");
             const auto settings = session_settings(s);
             const auto verification = verification_settings(s);
             auto create = [&](pqxx::connection& conn) {

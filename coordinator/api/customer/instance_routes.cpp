@@ -120,6 +120,9 @@ create_request parse_create(const json& body) {
     if (r.password && (r.password->size() < 8 || r.password->size() > 72)) {
         throw bad_request("password must be 8-72 characters", {{"field", "password"}});
     }
+    if (body.contains("networks") && !body["networks"].is_null() && !body["networks"].is_array()) {
+        throw bad_request("networks must be a list", {{"field", "networks"}});
+    }
     if (body.contains("ssh_keys") && !body["ssh_keys"].is_null()) {
         const json& keys = body["ssh_keys"];
         if (!keys.is_array()) throw bad_request("ssh_keys must be a list", {{"field", "ssh_keys"}});

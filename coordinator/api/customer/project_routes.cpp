@@ -153,7 +153,11 @@ void add_project_routes(endpoints& api, services& s) {
     api.add(
         verb::post, "/projects", access::key(auth::permission::write_settings),
         [&s](http::request& req, const path_params&, call& c) -> asio::awaitable<http::response> {
-            const std::string name = trimmed(required_string(json_body(req), "name"));
+            const json body = json_body(req);
+            const auto given = body.find("name");
+            const std::string name =
+                given != body.end() && given->is_string() ? trimmed(given->get<std::string>()) : "";
+            optional_string(body, "category");  // accepted and ignored, as the document says
             if (name.empty() || name.size() > 120) {
                 throw api_error(http::status::bad_request, "invalid_name",
                                 "name must be 1-120 characters");
@@ -220,7 +224,8 @@ void add_project_routes(endpoints& api, services& s) {
                 json out = key_json(created.key);
                 audit::record(tx, c.who, c.request_id,
                               {"api_key.create", "api_key", created.key.uid, nullptr, out});
-                out["secret"] = created.secret;
+                out["key"] = created.secret;
+                out["secret"] = created.secret;  // the name this API gave it first
                 tx.commit();
                 return out;
             };
