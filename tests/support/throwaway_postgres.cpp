@@ -1,9 +1,11 @@
 #include "tests/support/throwaway_postgres.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -42,6 +44,46 @@ spawn_options as_postgres(std::string stderr_file = {}) {
     // SIGQUIT is PostgreSQL's immediate shutdown: the postmaster takes its backends down with it.
     o.death_signal = SIGQUIT;
     return o;
+}
+
+// Holds an exclusive flock on a file while alive.
+class file_lock {
+  public:
+    explicit file_lock(const std::string& path) : fd_(open(path.c_str(), O_CREAT | O_RDWR, 0644)) {
+        if (fd_ < 0 || flock(fd_, LOCK_EX) != 0) throw std::runtime_error("cannot lock " + path);
+    }
+    ~file_lock() { close(fd_); }
+    file_lock(const file_lock&) = delete;
+    file_lock& operator=(const file_lock&) = delete;
+
+  private:
+    int fd_;
+};
+
+void initdb(const std::string& bin_dir, const std::string& data_dir) {
+    give_to_postgres_user(data_dir);
+    const auto result =
+        run_command({bin_dir + "/initdb", "-D", data_dir, "-U", k_pg_user, "--auth=trust",
+                     "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"},
+                    as_postgres());
+    if (result.status != 0) throw std::runtime_error("initdb failed:\n" + result.output);
+}
+
+// A freshly initialised cluster to copy, made once per $TMPDIR (scripts/test gives each run its
+// own): initdb takes over a second of a 2-core machine, and every test process starts a cluster.
+// Built under a lock, so tests starting together wait for the first instead of racing it.
+std::string cluster_template(const std::string& bin_dir) {
+    const char* tmp = std::getenv("TMPDIR");
+    const std::string dir = std::string(tmp ? tmp : "/tmp") + "/vpsfleet-pg-template-" +
+                            fs::path(bin_dir).parent_path().filename().string();
+    const file_lock lock(dir + ".lock");
+    if (fs::exists(fs::path(dir) / "PG_VERSION")) return dir;
+    const std::string building = dir + ".building";
+    fs::remove_all(building);
+    fs::create_directories(building);
+    initdb(bin_dir, building);
+    fs::rename(building, dir);
+    return dir;
 }
 
 }  // namespace
@@ -107,11 +149,9 @@ throwaway_postgres::~throwaway_postgres() {
 
 void throwaway_postgres::init_cluster() {
     give_to_postgres_user(data_dir_);
-    const auto result =
-        run_command({bin_dir_ + "/initdb", "-D", data_dir_, "-U", k_pg_user, "--auth=trust",
-                     "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"},
-                    as_postgres());
-    if (result.status != 0) throw std::runtime_error("initdb failed:\n" + result.output);
+    const std::string from = cluster_template(bin_dir_);
+    const auto result = run_command({"cp", "-a", from + "/.", data_dir_}, as_postgres());
+    if (result.status != 0) throw std::runtime_error("cannot copy " + from + ":\n" + result.output);
 }
 
 void throwaway_postgres::start() {
