@@ -23,6 +23,17 @@ instance_usage instances_of(pqxx::transaction_base& tx, std::int64_t user_id) {
     return {r[0].as<std::int64_t>(), r[1].as<std::int64_t>()};
 }
 
+// Templates hold their storage until deleted.
+std::int64_t template_storage_gb_of(pqxx::transaction_base& tx, std::int64_t user_id) {
+    return tx
+        .exec_params1(
+            "SELECT COALESCE(sum(t.size_gb), 0) FROM templates t "
+            "JOIN projects p ON p.id = t.project_id "
+            "WHERE p.owner_user_id = $1 AND t.status <> 'deleted'",
+            user_id)[0]
+        .as<std::int64_t>();
+}
+
 std::map<std::string, std::int64_t> overrides_of(pqxx::transaction_base& tx, std::int64_t user_id) {
     std::map<std::string, std::int64_t> out;
     for (const auto& r : tx.exec_params(
@@ -57,6 +68,7 @@ std::vector<quota> account_quotas(pqxx::transaction_base& tx,
         if (const auto it = overrides.find(q.key); it != overrides.end()) q.limit = it->second;
         if (key == "instances") q.used = usage.count;
         if (key == "memoryMb") q.used = usage.memory_mb;
+        if (key == "templateStorageGb") q.used = template_storage_gb_of(tx, user_id);
         out.push_back(std::move(q));
     }
     return out;
@@ -70,13 +82,17 @@ std::int64_t effective_limit(pqxx::transaction_base& tx, const coordinator::limi
     return rows.empty() ? default_limit(defaults, key) : rows[0][0].as<std::int64_t>();
 }
 
-std::optional<quota> quota_exceeded_by_instance(pqxx::work& tx,
-                                                const coordinator::limits_config& defaults,
-                                                std::int64_t owner_id, std::int64_t memory_mb) {
+std::optional<quota> quota_exceeded_by(pqxx::work& tx, const coordinator::limits_config& defaults,
+                                       std::int64_t owner_id, std::int64_t more_instances,
+                                       std::int64_t more_memory_mb) {
     tx.exec_params("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", owner_id);
     for (const auto& q : account_quotas(tx, defaults, owner_id)) {
-        if (q.key == "instances" && q.used + 1 > q.limit) return q;
-        if (q.key == "memoryMb" && q.used + memory_mb > q.limit) return q;
+        if (q.key == "instances" && more_instances > 0 && q.used + more_instances > q.limit) {
+            return q;
+        }
+        if (q.key == "memoryMb" && more_memory_mb > 0 && q.used + more_memory_mb > q.limit) {
+            return q;
+        }
     }
     return std::nullopt;
 }

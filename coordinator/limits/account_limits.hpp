@@ -31,8 +31,8 @@ struct quota {
     std::int64_t limit = 0;
 };
 
-// Every quota of the account, in k_quota_keys order. Template storage and restores are not
-// tracked yet, so their usage is 0.
+// Every quota of the account, in k_quota_keys order. Restores are not tracked yet, so their
+// usage is 0.
 std::vector<quota> account_quotas(pqxx::transaction_base& tx,
                                   const coordinator::limits_config& defaults, std::int64_t user_id);
 
@@ -40,11 +40,11 @@ std::vector<quota> account_quotas(pqxx::transaction_base& tx,
 std::int64_t effective_limit(pqxx::transaction_base& tx, const coordinator::limits_config& defaults,
                              std::int64_t user_id, std::string_view key);
 
-// The quota one more instance of `memory_mb` would take past its limit, or nullopt when it fits.
-// Locks the owner's row first, so two orders of one account are checked one after the other and
-// cannot both take the last place.
-std::optional<quota> quota_exceeded_by_instance(pqxx::work& tx,
-                                                const coordinator::limits_config& defaults,
-                                                std::int64_t owner_id, std::int64_t memory_mb);
+// The quota that `more_instances` more instances and `more_memory_mb` more memory would take
+// past its limit, or nullopt when they fit. Locks the owner's row first, so two orders (or
+// resizes) of one account are checked one after the other and cannot both take the last place.
+std::optional<quota> quota_exceeded_by(pqxx::work& tx, const coordinator::limits_config& defaults,
+                                       std::int64_t owner_id, std::int64_t more_instances,
+                                       std::int64_t more_memory_mb);
 
 }  // namespace vpsfleet::limits

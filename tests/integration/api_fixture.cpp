@@ -99,6 +99,16 @@ json finished_job(const api_client& api, const std::string& project, const std::
     return last;
 }
 
+void add_resize_plans(const std::string& database_url) {
+    exec_sql(database_url,
+             "INSERT INTO plans (uid, code, name, family, vcpu, memory_mb, disk_gb, network_mbps, "
+             "price_monthly_ore, price_hourly_ore, sort, cost_plan_id) "
+             "SELECT 'pln_bxs24s', 'bxs-2-4s', 'BXS 2-4 S', 'bxs', 2, 4096, 40, 10000, 8000, 11, "
+             "21, cost_plan_id FROM plans WHERE code = 'bxs-2-4' UNION ALL "
+             "SELECT 'pln_tiny', 'tiny', 'Tiny', 'bxs', 1, 512, 20, 1000, 1000, 1, 1, cost_plan_id "
+             "FROM plans WHERE code = 'bxs-1'");
+}
+
 json instance_order(const std::string& name, const std::string& plan, const std::string& image) {
     return {{"name", name}, {"plan", plan}, {"source", {{"image", image}}}};
 }

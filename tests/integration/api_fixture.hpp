@@ -63,6 +63,10 @@ nlohmann::json finished_job(const api_client& api, const std::string& project,
 nlohmann::json instance_order(const std::string& name, const std::string& plan = "bxs-1",
                               const std::string& image = "img_debian12");
 
+// Plans beside the catalog's: bxs-2-4s, bxs-2-4 with bxs-1's 40 GB disk (test:/// cannot grow
+// volumes), and tiny, with a smaller disk than any catalog plan.
+void add_resize_plans(const std::string& database_url);
+
 // A coordinator on a fresh database with two operators signed in: `boss` (super_admin) and
 // `viewer` (read_only).
 struct admin_world {

@@ -26,18 +26,6 @@ struct built_instance {
     std::string uid;
 };
 
-// Plans beside the catalog's: bxs-2-4 with bxs-1's 40 GB disk (test:/// cannot grow volumes;
-// the QEMU test grows one), and one with a smaller disk than any instance here.
-void add_test_plans(const std::string& url) {
-    exec_sql(url,
-             "INSERT INTO plans (uid, code, name, family, vcpu, memory_mb, disk_gb, network_mbps, "
-             "price_monthly_ore, price_hourly_ore, sort, cost_plan_id) "
-             "SELECT 'pln_bxs24s', 'bxs-2-4s', 'BXS 2-4 S', 'bxs', 2, 4096, 40, 10000, 8000, 11, "
-             "21, cost_plan_id FROM plans WHERE code = 'bxs-2-4' UNION ALL "
-             "SELECT 'pln_tiny', 'tiny', 'Tiny', 'bxs', 1, 512, 20, 1000, 1000, 1, 1, cost_plan_id "
-             "FROM plans WHERE code = 'bxs-1'");
-}
-
 built_instance build(const api_client& api, const signed_up& user, const std::string& name) {
     const std::string project = first_project(api, user.access_token);
     const std::string base = "/api/v1/projects/" + project + "/instances";
@@ -76,7 +64,7 @@ TEST(instance_changes_e2e, an_instance_is_resized_rebuilt_and_given_a_new_passwo
     ASSERT_TRUE(fleet.wait_for_state("hv-a", "online"));
     const std::string host = fleet.give_host_room("hv-a");
     const auto& url = fleet.database_url();
-    add_test_plans(url);
+    add_resize_plans(url);
     const api_client api(fleet.coordinator().port);
     const auto user = sign_up(api, "changes@example.com");
     const auto vm = build(api, user, "web-01");
@@ -96,6 +84,16 @@ TEST(instance_changes_e2e, an_instance_is_resized_rebuilt_and_given_a_new_passwo
     const auto too_big = api.post(vm.path + "/resize", {{"plan", "bxs-4-8"}}, user.access_token);
     EXPECT_EQ(too_big.status, 409) << too_big.raw;
     EXPECT_EQ(too_big.body["error"]["code"], "no_capacity");
+    // Past the account's memory limit: 2 GiB in use, 3 GiB allowed, the new plan needs 2 more.
+    exec_sql(url,
+             "INSERT INTO account_limit_overrides (user_id, quota_key, value) SELECT id, "
+             "'memoryMb', 3072 FROM users WHERE email = 'changes@example.com'");
+    const auto over_limit =
+        api.post(vm.path + "/resize", {{"plan", "bxs-2-4s"}}, user.access_token);
+    EXPECT_EQ(over_limit.status, 403) << over_limit.raw;
+    EXPECT_EQ(over_limit.body["error"]["code"], "limit_exceeded");
+    EXPECT_EQ(over_limit.body["error"]["details"]["needed"], 2048) << over_limit.raw;
+    exec_sql(url, "DELETE FROM account_limit_overrides");
     EXPECT_EQ(allocation(url, vm.uid), "1/2147483648/42949672960");
     EXPECT_EQ(api.get(vm.path, user.access_token).body["instance"]["plan_code"], "bxs-1");
     EXPECT_EQ(query_text(url, "SELECT count(*) FROM jobs WHERE kind = 'instance.resize'"), "0");
@@ -263,7 +261,7 @@ TEST(instance_changes_billing,
     const std::string host = fleet.give_host_room("hv-a");
     const auto& url = fleet.database_url();
     exec_sql(url, "UPDATE host_disks SET size = 1099511627776 WHERE host_id = " + host);
-    add_test_plans(url);
+    add_resize_plans(url);
     const api_client api(fleet.coordinator().port);
     const auto ops = sign_up(api, "ops@example.com");
     grant_role(url, ops.email, "super_admin");

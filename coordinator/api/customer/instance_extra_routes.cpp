@@ -2,6 +2,7 @@
 
 #include "coordinator/api/api_error.hpp"
 #include "coordinator/api/body.hpp"
+#include "coordinator/api/customer/instance_access.hpp"
 #include "coordinator/api/customer/project_routes.hpp"
 #include "coordinator/audit/audit_log.hpp"
 #include "coordinator/auth/api_keys.hpp"
@@ -26,14 +27,6 @@ namespace {
 
 constexpr std::int64_t k_default_events = 50;
 constexpr std::int64_t k_max_events = 200;
-
-std::int64_t live_instance(pqxx::work& tx, std::int64_t project_id, const std::string& uid) {
-    const auto rows = tx.exec_params(
-        "SELECT id FROM instances WHERE project_id = $1 AND uid = $2 AND deleted_at IS NULL",
-        project_id, uid);
-    if (rows.empty()) throw not_found("instance_not_found", "Instance not found");
-    return rows[0][0].as<std::int64_t>();
-}
 
 std::optional<std::int64_t> positive_number(std::string_view text) {
     std::int64_t n = 0;
@@ -112,8 +105,7 @@ void add_instance_extra_routes(endpoints& api, services& s) {
                 const std::string uid = p.at("instance");
                 auto acknowledge = [&](pqxx::connection& conn) {
                     pqxx::work tx(conn);
-                    const auto project_id = resolve_project(tx, c, project);
-                    const auto id = live_instance(tx, project_id, uid);
+                    const auto id = find_instance(tx, c, project, uid, false).id;
                     tx.exec_params("UPDATE instances SET root_password = NULL WHERE id = $1", id);
                     audit::record(
                         tx, c.who, c.request_id,
@@ -134,8 +126,7 @@ void add_instance_extra_routes(endpoints& api, services& s) {
             const std::string uid = p.at("instance");
             auto list = [&](pqxx::connection& conn) {
                 pqxx::work tx(conn);
-                const auto project_id = resolve_project(tx, c, project);
-                const auto id = live_instance(tx, project_id, uid);
+                const auto id = find_instance(tx, c, project, uid, false).id;
                 const auto rows = tx.exec_params(
                     "SELECT v.id, v.action_type, v.description, v.previous_state::text, "
                     "v.new_state::text, j.uid, " +

@@ -2,6 +2,7 @@
 
 #include "coordinator/api/api_error.hpp"
 #include "coordinator/api/body.hpp"
+#include "coordinator/api/customer/instance_access.hpp"
 #include "coordinator/api/customer/job_routes.hpp"
 #include "coordinator/api/customer/project_routes.hpp"
 #include "coordinator/audit/audit_log.hpp"
@@ -21,14 +22,6 @@ using verb = boost::beast::http::verb;
 using http::path_params;
 
 namespace {
-
-std::int64_t live_instance(pqxx::work& tx, std::int64_t project_id, const std::string& uid) {
-    const auto rows = tx.exec_params(
-        "SELECT id FROM instances WHERE project_id = $1 AND uid = $2 AND deleted_at IS NULL",
-        project_id, uid);
-    if (rows.empty()) throw not_found("instance_not_found", "Instance not found");
-    return rows[0][0].as<std::int64_t>();
-}
 
 // The name to set, or null to clear it; 400 with the field for anything else.
 json reverse_dns_field(const json& body) {
@@ -58,7 +51,7 @@ void add_instance_ip_routes(endpoints& api, services& s) {
                 const std::string uid = p.at("instance");
                 auto list = [&](pqxx::connection& conn) {
                     pqxx::work tx(conn);
-                    const auto id = live_instance(tx, resolve_project(tx, c, project), uid);
+                    const auto id = find_instance(tx, c, project, uid, false).id;
                     const auto rows = tx.exec_params(
                         "SELECT host(a.ip), family(a.ip), r.cidr::text, host(r.gateway), "
                         "a.dns_reverse, EXISTS (SELECT 1 FROM jobs j WHERE j.target = "
@@ -93,8 +86,7 @@ void add_instance_ip_routes(endpoints& api, services& s) {
             const std::string uid = p.at("instance");
             auto change = [&](pqxx::connection& conn) {
                 pqxx::work tx(conn);
-                const auto project_id = resolve_project(tx, c, project);
-                const auto id = live_instance(tx, project_id, uid);
+                const auto [id, project_id, _, status] = find_instance(tx, c, project, uid, false);
                 const auto rows = tx.exec_params(
                     "SELECT id, dns_reverse FROM vm_ip_assignments WHERE instance_id = $1 "
                     "AND ip = $2::inet AND deleted_at IS NULL FOR UPDATE",

@@ -136,17 +136,6 @@ create_request parse_create(const json& body) {
     return r;
 }
 
-// The instance's id and status, locked; 404 unless it is a live instance of the project.
-std::pair<std::int64_t, std::string> lock_instance(pqxx::work& tx, std::int64_t project_id,
-                                                   const std::string& uid) {
-    const auto rows = tx.exec_params(
-        "SELECT id, status FROM instances WHERE project_id = $1 AND uid = $2 "
-        "AND deleted_at IS NULL FOR UPDATE",
-        project_id, uid);
-    if (rows.empty()) throw not_found("instance_not_found", "Instance not found");
-    return {rows[0][0].as<std::int64_t>(), rows[0][1].as<std::string>()};
-}
-
 // Prepaid billing: the owner pays the first period before anything is built; 402 otherwise.
 instances::ordered_instance order_paid(pqxx::work& tx, const auth::secret_box& box,
                                        const coordinator::billing_config& billing,
@@ -200,7 +189,8 @@ void add_instance_routes(endpoints& api, services& s) {
                 if (name_taken(tx, project_id, r.name)) {
                     throw conflict("name_taken", "An instance with this name already exists");
                 }
-                refuse_instance_over_limits(tx, s, project_id, plan[0][0].as<std::int64_t>());
+                refuse_instance_over_limits(tx, s, c.who.user_id, project_id,
+                                            plan[0][0].as<std::int64_t>());
                 instances::instance_order order;
                 order.project_id = project_id;
                 order.name = r.name;
@@ -264,8 +254,7 @@ void add_instance_routes(endpoints& api, services& s) {
             const std::string uid = p.at("instance");
             auto rename = [&](pqxx::connection& conn) {
                 pqxx::work tx(conn);
-                const auto project_id = resolve_project(tx, c, project);
-                const auto [id, status] = lock_instance(tx, project_id, uid);
+                const auto [id, project_id, _, status] = find_instance(tx, c, project, uid, true);
                 const auto before = tx.exec_params1("SELECT name FROM instances WHERE id = $1", id);
                 if (name_taken(tx, project_id, name, id)) {
                     throw conflict("name_taken", "An instance with this name already exists");
@@ -289,8 +278,8 @@ void add_instance_routes(endpoints& api, services& s) {
                 const std::string uid = p.at("instance");
                 auto remove = [&](pqxx::connection& conn) {
                     pqxx::work tx(conn);
-                    const auto project_id = resolve_project(tx, c, project);
-                    const auto [id, status] = lock_instance(tx, project_id, uid);
+                    const auto [id, project_id, _, status] =
+                        find_instance(tx, c, project, uid, true);
                     const auto job = enqueued_or_busy(
                         instances::request_delete(tx, acting_user(c), {id, uid, project_id}));
                     audit::record(tx, c.who, c.request_id,
@@ -317,8 +306,7 @@ void add_instance_routes(endpoints& api, services& s) {
             const std::string uid = p.at("instance");
             auto act = [&](pqxx::connection& conn) {
                 pqxx::work tx(conn);
-                const auto project_id = resolve_project(tx, c, project);
-                const auto [id, status] = lock_instance(tx, project_id, uid);
+                const auto [id, project_id, _, status] = find_instance(tx, c, project, uid, true);
                 if (!instances::power_allowed(action, status)) {
                     throw conflict("invalid_state",
                                    "Cannot " + action + " an instance that is " + status);

@@ -50,6 +50,18 @@ std::string customer_job_status(const std::string& state) {
     return state;
 }
 
+nlohmann::json accepted_job(pqxx::work& tx, const jobs::enqueued_job& job,
+                            const std::string& kind) {
+    const auto created =
+        tx.exec_params1("SELECT " + store::iso8601("created_at") + " FROM jobs WHERE id = $1",
+                        job.id)[0]
+            .as<std::string>();
+    return {{"uid", job.uid},
+            {"type", kind},
+            {"status", customer_job_status("pending")},
+            {"createdAt", created}};
+}
+
 void add_job_routes(endpoints& api, services& s) {
     api.add(
         verb::get, "/projects/{project}/jobs", access::signed_in(),

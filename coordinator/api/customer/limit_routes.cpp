@@ -82,17 +82,25 @@ api_error already_pending(const std::string& quota_key, const std::string& uid =
 
 }  // namespace
 
-void refuse_instance_over_limits(pqxx::work& tx, const services& s, std::int64_t project_id,
-                                 std::int64_t plan_id) {
-    const auto r = tx.exec_params1(
-        "SELECT p.owner_user_id, pl.memory_mb FROM projects p, plans pl "
-        "WHERE p.id = $1 AND pl.id = $2",
-        project_id, plan_id);
-    const auto memory_mb = r[1].as<std::int64_t>();
+namespace {
+
+// A member orders on the owner's account: told whose limit it is, without the owner's figures.
+void refuse_over_limits(pqxx::work& tx, const services& s, std::int64_t caller_id,
+                        std::int64_t project_id, std::int64_t more_instances,
+                        std::int64_t more_memory_mb) {
+    const auto owner =
+        tx.exec_params1("SELECT owner_user_id FROM projects WHERE id = $1", project_id)[0]
+            .as<std::int64_t>();
     const auto over =
-        limits::quota_exceeded_by_instance(tx, s.limits, r[0].as<std::int64_t>(), memory_mb);
+        limits::quota_exceeded_by(tx, s.limits, owner, more_instances, more_memory_mb);
     if (!over) return;
-    const std::int64_t needs = over->key == "instances" ? 1 : memory_mb;
+    if (caller_id != owner) {
+        throw api_error(http::status::forbidden, "limit_exceeded",
+                        "The project owner's " + over->key +
+                            " limit is reached; its owner can ask for a higher limit",
+                        {{"quota", over->key}});
+    }
+    const std::int64_t needs = over->key == "instances" ? more_instances : more_memory_mb;
     throw api_error(
         http::status::forbidden, "limit_exceeded",
         "The " + over->key + " limit is " + std::to_string(over->limit) + " and " +
@@ -100,6 +108,25 @@ void refuse_instance_over_limits(pqxx::work& tx, const services& s, std::int64_t
             std::to_string(needs) +
             " more. Ask for a higher limit with POST /account/limit-requests",
         {{"quota", over->key}, {"limit", over->limit}, {"used", over->used}, {"needed", needs}});
+}
+
+std::int64_t plan_memory_mb(pqxx::work& tx, std::int64_t plan_id) {
+    return tx.exec_params1("SELECT memory_mb FROM plans WHERE id = $1", plan_id)[0]
+        .as<std::int64_t>();
+}
+
+}  // namespace
+
+void refuse_instance_over_limits(pqxx::work& tx, const services& s, std::int64_t caller_id,
+                                 std::int64_t project_id, std::int64_t plan_id) {
+    refuse_over_limits(tx, s, caller_id, project_id, 1, plan_memory_mb(tx, plan_id));
+}
+
+void refuse_resize_over_limits(pqxx::work& tx, const services& s, std::int64_t caller_id,
+                               std::int64_t project_id, std::int64_t from_plan_id,
+                               std::int64_t to_plan_id) {
+    refuse_over_limits(tx, s, caller_id, project_id, 0,
+                       plan_memory_mb(tx, to_plan_id) - plan_memory_mb(tx, from_plan_id));
 }
 
 void add_limit_routes(endpoints& api, services& s) {

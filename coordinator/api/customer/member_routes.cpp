@@ -49,12 +49,9 @@ std::string email_of(const json& body) {
 }
 
 // The only role a member can hold: the project has one owner, fixed at its creation.
-std::string role_of(const json& body, bool required) {
+std::string role_of(const json& body) {
     const auto it = body.find("role");
-    if (it == body.end() || it->is_null()) {
-        if (required) throw invalid("role", "role is required");
-        return "member";
-    }
+    if (it == body.end() || it->is_null()) throw invalid("role", "role is required");
     if (!it->is_string() || it->get<std::string>() != "member") {
         throw invalid("role", "role must be \"member\": a project has one owner, who keeps it");
     }
@@ -122,16 +119,20 @@ void add_member_routes(endpoints& api, services& s) {
         [&s](http::request& req, const path_params& p, call& c) -> asio::awaitable<http::response> {
             const json body = json_body(req);
             const std::string email = email_of(body);
-            const std::string role = role_of(body, false);
+            // Suble's handler ignores a `role` here, beyond its type: every member joins as one.
+            if (body.contains("role") && !body["role"].is_null() && !body["role"].is_string()) {
+                throw invalid("role", "role must be a string");
+            }
+            const std::string role = "member";
             const std::string project = p.at("project");
             auto add = [&](pqxx::connection& conn) {
                 pqxx::work tx(conn);
                 const auto project_id = resolve_project(tx, c, project);
                 const auto user = tx.exec_params(
                     "SELECT u.id, u.email, u.id = p.owner_user_id FROM users u, projects p "
-                    "WHERE lower(u.email) = $1 AND u.status <> 'deleted' AND p.id = $2",
+                    "WHERE lower(u.email) = $1 AND u.status = 'active' AND p.id = $2",
                     email, project_id);
-                if (user.empty()) throw not_found("user_not_found", "No account has that email");
+                if (user.empty()) throw not_found("not_found", "No active account has that email");
                 const bool is_owner = user[0][2].as<bool>();
                 if (is_owner ||
                     tx.exec_params("INSERT INTO project_members (project_id, user_id, role, "
@@ -154,7 +155,7 @@ void add_member_routes(endpoints& api, services& s) {
     api.add(
         verb::patch, k_member_path, access::key(auth::permission::write_members),
         [&s](http::request& req, const path_params& p, call& c) -> asio::awaitable<http::response> {
-            const std::string role = role_of(json_body(req), true);
+            const std::string role = role_of(json_body(req));
             const std::string project = p.at("project");
             const std::string email = normalized_email(path_segment(p.at("email")));
             auto update = [&](pqxx::connection& conn) {

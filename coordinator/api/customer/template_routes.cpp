@@ -2,6 +2,7 @@
 
 #include "coordinator/api/api_error.hpp"
 #include "coordinator/api/body.hpp"
+#include "coordinator/api/customer/instance_access.hpp"
 #include "coordinator/api/customer/job_routes.hpp"
 #include "coordinator/api/customer/project_routes.hpp"
 #include "coordinator/audit/audit_log.hpp"
@@ -62,10 +63,6 @@ pqxx::row live_template(pqxx::work& tx, std::int64_t project_id, const std::stri
     return rows[0];
 }
 
-std::optional<std::int64_t> user_of(const call& c) {
-    return c.who.user_id > 0 ? std::optional<std::int64_t>(c.who.user_id) : std::nullopt;
-}
-
 }  // namespace
 
 void add_template_routes(endpoints& api, services& s) {
@@ -112,50 +109,46 @@ void add_template_routes(endpoints& api, services& s) {
             co_return json_reply(renamed);
         });
 
-    api.add(
-        verb::delete_, "/projects/{project}/templates/{template}",
-        access::key(auth::permission::vps_delete),
-        [&s](http::request&, const path_params& p, call& c) -> asio::awaitable<http::response> {
-            const std::string project = p.at("project");
-            const std::string uid = p.at("template");
-            auto remove = [&](pqxx::connection& conn) {
-                pqxx::work tx(conn);
-                const auto project_id = resolve_project(tx, c, project);
-                const auto row = live_template(tx, project_id, uid, false);
-                const auto id = row[9].as<std::int64_t>();
-                if (!tx.exec_params("SELECT 1 FROM templates WHERE id = $1 AND "
-                                    "backup_snapshot IS NOT NULL",
-                                    id)
-                         .empty()) {
-                    throw conflict("template_not_deletable",
-                                   "This template holds a backup snapshot; deleting those is "
-                                   "not supported yet");
-                }
-                tx.exec_params("UPDATE templates SET status = 'deleting' WHERE id = $1", id);
-                const auto job =
-                    jobs::enqueue(tx, jobs::new_job{.kind = instances::k_template_delete_kind,
-                                                    .args = {{"template_id", id}},
-                                                    .created_by_user_id = user_of(c),
-                                                    .project_id = project_id,
-                                                    .target = uid,
-                                                    .exclusive = true});
-                if (!job) {
-                    throw conflict("operation_in_progress",
-                                   "Another operation on this template is still in progress");
-                }
-                const auto created = tx.exec_params1(
-                    "SELECT " + store::iso8601("created_at") + " FROM jobs WHERE id = $1", job->id);
-                audit::record(tx, c.who, c.request_id,
-                              {"template.delete", "template", uid, template_json(row), nullptr});
-                tx.commit();
-                return json{{"uid", job->uid},
-                            {"type", instances::k_template_delete_kind},
-                            {"status", customer_job_status("pending")},
-                            {"createdAt", created[0].as<std::string>()}};
-            };
-            const json job = co_await s.db.run(remove);
-            co_return json_reply(job, http::status::accepted);
-        });
+    api.add(verb::delete_, "/projects/{project}/templates/{template}",
+            access::key(auth::permission::vps_delete),
+            [&s](http::request&, const path_params& p, call& c) -> asio::awaitable<http::response> {
+                const std::string project = p.at("project");
+                const std::string uid = p.at("template");
+                auto remove = [&](pqxx::connection& conn) {
+                    pqxx::work tx(conn);
+                    const auto project_id = resolve_project(tx, c, project);
+                    const auto row = live_template(tx, project_id, uid, false);
+                    const auto id = row[9].as<std::int64_t>();
+                    if (!tx.exec_params("SELECT 1 FROM templates WHERE id = $1 AND "
+                                        "backup_snapshot IS NOT NULL",
+                                        id)
+                             .empty()) {
+                        throw conflict("template_not_deletable",
+                                       "This template holds a backup snapshot; deleting those is "
+                                       "not supported yet");
+                    }
+                    tx.exec_params("UPDATE templates SET status = 'deleting' WHERE id = $1", id);
+                    const auto job =
+                        jobs::enqueue(tx, jobs::new_job{.kind = instances::k_template_delete_kind,
+                                                        .args = {{"template_id", id}},
+                                                        .created_by_user_id = acting_user(c),
+                                                        .project_id = project_id,
+                                                        .target = uid,
+                                                        .exclusive = true});
+                    if (!job) {
+                        throw conflict("operation_in_progress",
+                                       "Another operation on this template is still in progress");
+                    }
+                    audit::record(
+                        tx, c.who, c.request_id,
+                        {"template.delete", "template", uid, template_json(row), nullptr});
+                    json answer = accepted_job(tx, *job, instances::k_template_delete_kind);
+                    tx.commit();
+                    return answer;
+                };
+                const json job = co_await s.db.run(remove);
+                co_return json_reply(job, http::status::accepted);
+            });
 }
 
 }  // namespace vpsfleet::api::customer
