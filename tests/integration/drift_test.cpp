@@ -247,7 +247,8 @@ TEST(drift, an_unmanaged_domain_is_imported_as_a_users_vm_and_stays_resolved) {
     // sent anything.
     std::this_thread::sleep_for(1500ms);
     EXPECT_EQ(open_findings(url), "");
-    EXPECT_EQ(query_text(url, "SELECT count(*) FROM drift_findings"), "1");
+    EXPECT_EQ(query_text(url, "SELECT count(*) FROM drift_findings"), "1")
+        << query_text(url, "SELECT string_agg(row_to_json(f)::text, ' ') FROM drift_findings f");
     EXPECT_EQ(query_text(url, "SELECT count(*) FROM commands"), "0");
 
     r = import(good, ops.access_token, finding);
