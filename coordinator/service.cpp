@@ -4,6 +4,7 @@
 #include "common/log.hpp"
 #include "common/pki.hpp"
 #include "coordinator/api/admin/business_routes.hpp"
+#include "coordinator/api/admin/custom_pricing_routes.hpp"
 #include "coordinator/api/admin/fleet_routes.hpp"
 #include "coordinator/api/admin/ipam_routes.hpp"
 #include "coordinator/api/admin/job_routes.hpp"
@@ -152,6 +153,8 @@ void service::add_routes() {
     api::admin::add_limit_request_routes(gateway_.admin(), api_services_);
     api::admin::add_os_image_routes(gateway_.admin(), api_services_);
     api::admin::add_template_routes(gateway_.admin(), api_services_);
+    api::admin::add_custom_pricing_routes(gateway_.admin(), api_services_);
+    api::admin::add_custom_template_routes(gateway_.admin(), api_services_);
     api::admin::add_vm_routes(gateway_.admin(), api_services_);
     api::admin::add_vm_billing_routes(gateway_.admin(), api_services_);
     api::admin::add_credit_routes(gateway_.admin(), api_services_);

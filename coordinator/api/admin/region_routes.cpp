@@ -128,11 +128,19 @@ void add_region_routes(endpoints& api, services& s) {
                     pqxx::work tx(conn);
                     const json before = read_region(tx, id);
                     json outcome;
-                    // Hosts keep their region: such a region is disabled instead of deleted.
-                    if (before["host_count"].get<std::int64_t>() > 0) {
+                    // Hosts and custom pricing models keep their region: such a region is
+                    // disabled instead of deleted.
+                    const bool priced =
+                        !tx.exec_params("SELECT 1 FROM custom_pricing WHERE region_id = $1 LIMIT 1",
+                                        id)
+                             .empty();
+                    if (before["host_count"].get<std::int64_t>() > 0 || priced) {
                         tx.exec_params("UPDATE regions SET enabled = false WHERE id = $1", id);
                         outcome = {{"success", true},
-                                   {"message", "region has hosts; it was disabled instead"}};
+                                   {"message", priced && before["host_count"] == 0
+                                                   ? "region has custom pricing models; it was "
+                                                     "disabled instead"
+                                                   : "region has hosts; it was disabled instead"}};
                     } else {
                         tx.exec_params("DELETE FROM regions WHERE id = $1", id);
                         outcome = {{"success", true}, {"message", "region deleted"}};
