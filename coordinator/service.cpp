@@ -91,8 +91,6 @@ service::service(asio::io_context& io, coordinator_config cfg)
     jobs_ = std::make_unique<jobs::job_runner>(job_options);
     job_watch_ = std::make_unique<jobs::job_watch>(db_.pool().conninfo());
     api_services_.job_watch = job_watch_.get();
-    add_job_handlers();
-    if (cfg_.mail) mail_ = std::make_unique<mail::mail_sender>(db_.pool().conninfo(), *cfg_.mail);
     if (const auto& stripe = cfg_.billing.stripe) {
         billing::stripe_options options;
         options.api_base = stripe->api_base;
@@ -102,6 +100,8 @@ service::service(asio::io_context& io, coordinator_config cfg)
         payments_ = billing::make_stripe_provider(options);
         api_services_.payments = payments_.get();
     }
+    add_job_handlers();
+    if (cfg_.mail) mail_ = std::make_unique<mail::mail_sender>(db_.pool().conninfo(), *cfg_.mail);
     expiry_ = std::make_unique<instances::expiry_runner>(io, db_, cfg_.billing, cfg_.api.public_url,
                                                          registry_, payments_.get());
     add_routes();
@@ -168,7 +168,7 @@ void service::add_job_handlers() {
     const ipam::settings addresses{cfg_.ipam.release_cooldown, &keys_};
     instances::add_instance_job_handlers(*jobs_, addresses);
     instances::add_instance_change_handlers(*jobs_, addresses);
-    instances::add_refund_job_handler(*jobs_);
+    instances::add_refund_job_handler(*jobs_, payments_.get());
     instances::add_template_job_handlers(*jobs_);
     firewall::add_firewall_job_handlers(*jobs_);
     ipam::add_ip_job_handlers(*jobs_, addresses);

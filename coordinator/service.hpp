@@ -64,11 +64,12 @@ class service {
     api::gateway gateway_;
     std::shared_ptr<http::server> rest_;
     fleet::fleet_service fleet_;
+    // Before the jobs and the sweep that call it, so it outlives them.
+    std::unique_ptr<billing::payment_provider> payments_;  // null without billing.stripe
     std::unique_ptr<jobs::job_runner> jobs_;               // started once the schema is ready
     std::unique_ptr<jobs::job_watch> job_watch_;           // for the job feedback WebSocket
     std::unique_ptr<mail::mail_sender> mail_;              // null when mail is not configured
     std::unique_ptr<instances::expiry_runner> expiry_;     // the billing sweep
-    std::unique_ptr<billing::payment_provider> payments_;  // null without billing.stripe
     boost::asio::steady_timer retry_timer_;
     std::atomic<bool> migrated_{false};
     std::atomic<bool> stopping_{false};

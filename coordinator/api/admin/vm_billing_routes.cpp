@@ -1,6 +1,7 @@
 // The money side of LNVPS /vms: PUT /vms/{id}/extend (free days), GET and POST /vms/{id}/refund
-// (pro-rata value of the paid time left, returned as credits by a billing.refund job) and
-// /vms/{vm_id}/payments (AdminVmPaymentInfo: the periods the VM was paid for).
+// (pro-rata value of the paid time left, returned as credits by a billing.refund job, or to the
+// card the credits were bought with by a billing.card_refund job) and /vms/{vm_id}/payments
+// (AdminVmPaymentInfo: the periods the VM was paid for).
 #include "coordinator/api/admin/business_routes.hpp"
 #include "coordinator/api/admin/fields.hpp"
 #include "coordinator/api/admin/read_routes.hpp"
@@ -10,6 +11,7 @@
 #include "coordinator/api/body.hpp"
 #include "coordinator/audit/audit_log.hpp"
 #include "coordinator/billing/billing_error.hpp"
+#include "coordinator/billing/card_refunds.hpp"
 #include "coordinator/billing/prepaid.hpp"
 #include "coordinator/instances/refund_job.hpp"
 #include "coordinator/store/json_fields.hpp"
@@ -24,14 +26,31 @@ using http::path_params;
 
 namespace {
 
-// Refunds go back as credits; LNVPS's external rails are not connected here.
-const std::initializer_list<std::string_view> k_refund_methods = {"credits", "lightning", "revolut",
-                                                                  "paypal"};
+// Refunds go back as credits or, through the payment provider, to the card (stripe); LNVPS's
+// other rails are not connected here.
+const std::initializer_list<std::string_view> k_refund_methods = {"credits", "stripe", "lightning",
+                                                                  "revolut", "paypal"};
 
-void require_credits(const std::string& method) {
-    if (method != "credits") {
-        throw bad_request("refunds to " + method + " are not supported here; use credits",
-                          {{"field", "payment_method"}});
+void require_supported(const std::string& method, const services& s, const char* field) {
+    if (method == "stripe" && (s.payments == nullptr || !s.billing.stripe)) {
+        throw bad_request(
+            "refunds to stripe need the payment provider, and billing.stripe is not configured "
+            "on this coordinator; use credits",
+            {{"field", field}});
+    }
+    if (method != "credits" && method != "stripe") {
+        throw bad_request("refunds to " + method + " are not supported here; use credits or stripe",
+                          {{"field", field}});
+    }
+}
+
+// A card refund its owner's card payments cannot cover is refused before anything is written.
+void require_card_cover(pqxx::work& tx, std::int64_t vm_id, billing::time_point from) {
+    try {
+        const auto q = billing::quote_card_refund(tx, vm_id, from);
+        if (!q.covered()) throw conflict("refund_not_covered", billing::not_covered_message(q));
+    } catch (const billing::billing_error& e) {
+        throw conflict(e.code, e.what());
     }
 }
 
@@ -116,14 +135,17 @@ void add_vm_billing_routes(endpoints& api, services& s) {
             const auto method = query_param(req, "method");
             if (!method || std::find(k_refund_methods.begin(), k_refund_methods.end(), *method) ==
                                k_refund_methods.end()) {
-                throw bad_request("method must be one of credits, lightning, revolut, paypal",
-                                  {{"field", "method"}});
+                throw bad_request(
+                    "method must be one of credits, stripe, lightning, revolut, paypal",
+                    {{"field", "method"}});
             }
-            require_credits(*method);
+            require_supported(*method, s, "method");
             const auto from = unix_time(query_id(req, "from_date"));
-            auto quote = [id, from](pqxx::connection& conn) {
+            const bool to_card = *method == "stripe";
+            auto quote = [id, from, to_card](pqxx::connection& conn) {
                 pqxx::work tx(conn);
                 require_vm(tx, id);
+                if (to_card) require_card_cover(tx, id, from);
                 const auto q = billing::quote_refund(tx, id, from);
                 return json{{"amount", q.amount},
                             {"currency", q.currency.empty() ? json(nullptr) : json(q.currency)},
@@ -146,7 +168,7 @@ void add_vm_billing_routes(endpoints& api, services& s) {
                 throw bad_request("lightning_invoice is required for lightning refunds",
                                   {{"field", "lightning_invoice"}});
             }
-            require_credits(*method);
+            require_supported(*method, s, "payment_method");
             const auto from_seconds = int_in(body, "refund_from_date", 1, 253402300799);
             const auto reason = bounded_string(body, "reason", 0, 500);
             const auto from = std::chrono::duration_cast<std::chrono::seconds>(
@@ -156,8 +178,12 @@ void add_vm_billing_routes(endpoints& api, services& s) {
                 pqxx::work tx(conn);
                 const auto vm = lock_vm(tx, id);
                 if (vm.status == "deleted") throw conflict("invalid_state", "the VM is deleted");
+                const bool to_card = *method == "stripe";
+                if (to_card)
+                    require_card_cover(tx, id, billing::time_point(std::chrono::seconds(from)));
                 const auto job = enqueued_or_busy(instances::enqueue_exclusive(
-                    tx, caller(c), vm.ref, instances::k_refund_kind,
+                    tx, caller(c), vm.ref,
+                    to_card ? instances::k_card_refund_kind : instances::k_refund_kind,
                     {{"instance_id", id}, {"from", from}, {"reason", reason.value_or("")}}));
                 audit::record(tx, c.who, c.request_id,
                               {"vm.refund", "vm", std::to_string(id), nullptr,

@@ -5,6 +5,7 @@
 #include "coordinator/api/body.hpp"
 #include "coordinator/api/customer/billing_routes.hpp"
 #include "coordinator/audit/audit_log.hpp"
+#include "coordinator/billing/card_refunds.hpp"
 #include "coordinator/billing/ledger.hpp"
 #include "coordinator/billing/stripe_webhook.hpp"
 #include "coordinator/billing/topups.hpp"
@@ -95,6 +96,16 @@ void apply_event(pqxx::work& tx, const billing::webhook_event& event) {
         const auto error = o.value("last_payment_error", json::object());
         billing::fail_topup(tx, "stripe", o.value("id", ""),
                             error.is_object() ? error.value("message", "declined") : "declined");
+    } else if (event.type == "refund.updated" || event.type == "refund.failed") {
+        // A card refund settling (pending -> succeeded) or failing later. charge.refunded is not
+        // used: since API version 2022-11-15 the charge no longer lists its refunds.
+        const auto text = [&o](const char* key) {
+            return o.contains(key) && o[key].is_string() ? o[key].get<std::string>() : "";
+        };
+        if (!billing::settle_card_refund(tx, "stripe", text("id"), text("status"),
+                                         text("failure_reason"))) {
+            log::info("stripe refund event for no refund of ours", {{"refund", o.value("id", "")}});
+        }
     } else if (event.type == "setup_intent.succeeded") {
         // A newly saved card becomes the default when there is none yet.
         tx.exec_params(
