@@ -104,8 +104,10 @@ struct refund_world {
         EXPECT_EQ(r.status, 200) << r.raw;
         const std::string job =
             r.status == 200 ? r.body["data"]["job_id"].get<std::string>() : std::string();
-        EXPECT_TRUE(
-            eventually([&] { return job_state(job) != "pending" && job_state(job) != "running"; }));
+        EXPECT_TRUE(eventually([&] {
+            const auto state = job_state(job);
+            return state != "pending" && state != "running";
+        }));
         return job;
     }
 
