@@ -18,6 +18,9 @@ constexpr const char* k_settled =
     "i.status IN ('running', 'stopped') AND NOT EXISTS (SELECT 1 FROM jobs j WHERE "
     "j.target = i.uid AND j.exclusive AND j.state IN ('pending', 'running'))";
 
+// pg_advisory_xact_lock(class, host id): the class keeps these apart from other advisory locks.
+constexpr int k_reconciliation_lock_class = 0x7266;  // "rf"
+
 std::string findings_sql() {
     const std::string settled = k_settled;
     const std::string power = k_power_of_domain;
@@ -62,10 +65,16 @@ std::string power_sql() {
 
 }  // namespace
 
+void lock_host_reconciliation(pqxx::transaction_base& tx, std::int64_t host_id) {
+    tx.exec_params("SELECT pg_advisory_xact_lock($1, $2)", k_reconciliation_lock_class,
+                   static_cast<int>(host_id));
+}
+
 reconciliation reconcile_host(pqxx::connection& conn, std::int64_t host_id) {
     static const std::string findings = findings_sql();
     static const std::string power = power_sql();
     pqxx::work tx(conn);
+    lock_host_reconciliation(tx, host_id);
     reconciliation out;
     for (const auto& row : tx.exec_params(findings, host_id)) {
         auto& counts = row[0].as<std::string>() == "found" ? out.found : out.resolved;

@@ -22,6 +22,11 @@ struct reconciliation {
 
 reconciliation reconcile_host(pqxx::connection& conn, std::int64_t host_id);
 
+// Holds the host's reconciliation off until the transaction ends. A change that makes a domain
+// managed (an import) takes it first, so that a reconciliation never judges the host on the
+// instances from before the change and the findings from after it.
+void lock_host_reconciliation(pqxx::transaction_base& tx, std::int64_t host_id);
+
 // Counts the findings in /metrics and logs the new ones.
 void report(const reconciliation& r, std::int64_t host_id, fleet_metrics& metrics);
 

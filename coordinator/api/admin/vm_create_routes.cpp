@@ -7,6 +7,7 @@
 #include "coordinator/api/body.hpp"
 #include "coordinator/audit/audit_log.hpp"
 #include "coordinator/billing/billing_error.hpp"
+#include "coordinator/fleet/reconciliation.hpp"
 #include "coordinator/instances/instance_order.hpp"
 #include "coordinator/ipam/address.hpp"
 #include "coordinator/scheduler/reservations.hpp"
@@ -250,6 +251,13 @@ void add_drift_import_route(endpoints& api, services& s) {
             }
             auto adopt = [&](pqxx::connection& conn) {
                 pqxx::work tx(conn);
+                // The host's reconciliation waits for the import (before the finding's lock,
+                // which a reconciliation takes after its own).
+                const auto host =
+                    tx.exec_params("SELECT host_id FROM drift_findings WHERE id = $1", id);
+                if (!host.empty()) {
+                    fleet::lock_host_reconciliation(tx, host[0][0].as<std::int64_t>());
+                }
                 const finding f = lock_finding(tx, id);
                 if (f.kind != "unmanaged") {
                     throw conflict("invalid_state",
