@@ -2,6 +2,7 @@
 
 #include "coordinator/api/api_error.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace vpsfleet::api {
@@ -75,6 +76,11 @@ std::optional<std::int64_t> optional_int(const json& body, const std::string& fi
         throw bad_request(field + " must be an integer", {{"field", field}});
     }
     return it->get<std::int64_t>();
+}
+
+std::size_t utf8_length(std::string_view text) {
+    return static_cast<std::size_t>(std::ranges::count_if(
+        text, [](char ch) { return (static_cast<unsigned char>(ch) & 0xC0) != 0x80; }));
 }
 
 std::optional<bool> optional_bool(const json& body, const std::string& field) {

@@ -19,6 +19,9 @@ std::string required_string(const nlohmann::json& body, const std::string& field
 std::optional<std::string> optional_string(const nlohmann::json& body, const std::string& field);
 std::optional<std::int64_t> optional_int(const nlohmann::json& body, const std::string& field);
 std::optional<bool> optional_bool(const nlohmann::json& body, const std::string& field);
+// Characters, not bytes, of UTF-8 text (as PostgreSQL's char_length counts them): a name in
+// Danish is as long as it reads.
+std::size_t utf8_length(std::string_view text);
 
 // A path parameter, percent-decoded; '+' stays '+' (only query strings encode a space so).
 std::string path_segment(std::string_view raw);

@@ -30,12 +30,6 @@ json request_json(const pqxx::row& r) {
             {"status", r[4].as<std::string>()},     {"createdAt", r[5].as<std::string>()}};
 }
 
-// Characters, not bytes: a justification in Danish is as long as it reads.
-std::size_t utf8_length(const std::string& s) {
-    return static_cast<std::size_t>(std::ranges::count_if(
-        s, [](char ch) { return (static_cast<unsigned char>(ch) & 0xC0) != 0x80; }));
-}
-
 struct new_request {
     std::string quota_key;
     std::int64_t requested = 0;

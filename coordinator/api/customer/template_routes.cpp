@@ -43,9 +43,7 @@ json template_json(const pqxx::row& r) {
 // 1-64 characters (UTF-8 code points, as the column's CHECK counts them).
 std::string valid_name(const json& body) {
     std::string name = required_string(body, "name");
-    const auto characters = std::count_if(name.begin(), name.end(), [](char ch) {
-        return (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
-    });
+    const auto characters = utf8_length(name);
     if (characters < 1 || characters > 64) {
         throw bad_request("name must be 1-64 characters", {{"field", "name"}});
     }
