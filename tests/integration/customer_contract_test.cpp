@@ -81,6 +81,13 @@ const known_mismatch k_known_mismatches[] = {
      "a body that is not an object; the document's 400 names only invalid_email"},
     {"POST /projects/{project}/members", "error code invalid_role",
      "a role that is not a string; the document's 400 names only invalid_email"},
+    // Unknown plans and images are 404s that say which; the document's names only the instance.
+    {"POST /projects/{project}/instances/{instance}/resize", "error code plan_not_found",
+     "an unknown plan is plan_not_found, as when ordering"},
+    {"POST /projects/{project}/instances/{instance}/ssh-key", "error code invalid_request",
+     "a body that is not an object; the document's 400 names only invalid_key"},
+    {"POST /projects/{project}/instances/{instance}/ssh-key", "error code guest_agent_unavailable",
+     "the instance runs, but its guest has no agent to take the key (libvirt's test driver)"},
     // Credits never expire here, so there is no next expiry to name.
     {"GET /billing/overview", "creditNextExpiryAt is null", "credits never expire"},
 };
@@ -560,6 +567,32 @@ TEST(contract_instances, instances_firewall_jobs_ip_ranges_and_invoices) {
     me.call("GET", "/projects/{project}/jobs/{job}", {{"project", project}, {"job", job}});
     me.unknown("GET", "/projects/{project}/jobs/{job}",
                {{"project", project}, {"job", "job_nothing"}});
+
+    // Changes to the built instance, stopped now: a bigger plan, another image, a new password;
+    // test:/// has no guest agent to take an SSH key.
+    add_resize_plans(db);
+    const json resize = {{"plan", "bxs-2-4s"}};
+    me.refuses_bad_bodies("POST", one + "/resize", it, resize,
+                          {"instances", "jobs", "host_allocations", "credit_entries"});
+    me.unknown("POST", one + "/resize", nothing, resize);
+    me.unknown("POST", one + "/resize", it, {{"plan", "xl-99"}});
+    const auto resized = me.call("POST", one + "/resize", it, resize, 202);
+    finished_job(api, project, resized.body.value("uid", ""), me.token);
+    const json rebuild = {{"source", {{"image", "img_ubuntu2404"}}}, {"backup", false}};
+    me.refuses_bad_bodies("POST", one + "/rebuild", it, rebuild, {"instances", "jobs"});
+    me.unknown("POST", one + "/rebuild", nothing, rebuild);
+    const auto rebuilt = me.call("POST", one + "/rebuild", it, rebuild, 202);
+    me.call("POST", one + "/password", it, json::object(), 409);  // the rebuild is running
+    finished_job(api, project, rebuilt.body.value("uid", ""), me.token);
+    const json password = {{"password", "a-new-long-password"}};
+    me.refuses_bad_bodies("POST", one + "/password", it, password, {"instances", "jobs"});
+    me.unknown("POST", one + "/password", nothing, password);
+    const auto reset = me.call("POST", one + "/password", it, password, 202);
+    finished_job(api, project, reset.body.value("uid", ""), me.token);
+    const json key = {{"publicKey", k_public_key}};
+    me.refuses_bad_bodies("POST", one + "/ssh-key", it, key, {"instances"});
+    me.unknown("POST", one + "/ssh-key", nothing, key);
+    me.call("POST", one + "/ssh-key", it, key, 409);
 
     const auto range = admin(
         "POST", "/project_ip_ranges",
