@@ -109,6 +109,26 @@ void add_resize_plans(const std::string& database_url) {
              "FROM plans WHERE code = 'bxs-1'");
 }
 
+void coordinator_suite::start_suite(const std::string& config_extra) {
+    db_url_ = new std::string(fresh_database());
+    coordinator_ = new running_daemon(start_coordinator(*db_url_, config_extra));
+    ASSERT_EQ(
+        wait_for_status("127.0.0.1", coordinator_->port, "/readyz", 200, std::chrono::seconds(20))
+            .status,
+        200);
+}
+
+void coordinator_suite::TearDownTestSuite() {
+    delete coordinator_;
+    coordinator_ = nullptr;
+    delete db_url_;
+    db_url_ = nullptr;
+}
+
+std::string coordinator_suite::query(const std::string& sql) { return query_text(*db_url_, sql); }
+
+void coordinator_suite::exec(const std::string& sql) { exec_sql(*db_url_, sql); }
+
 json instance_order(const std::string& name, const std::string& plan, const std::string& image) {
     return {{"name", name}, {"plan", plan}, {"source", {{"image", image}}}};
 }

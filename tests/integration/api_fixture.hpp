@@ -3,6 +3,7 @@
 // JSON in and out, bearer tokens, arbitrary headers.
 #include "tests/integration/daemon_fixture.hpp"
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <string>
@@ -66,6 +67,22 @@ nlohmann::json instance_order(const std::string& name, const std::string& plan =
 // Plans beside the catalog's: bxs-2-4s, bxs-2-4 with bxs-1's 40 GB disk (test:/// cannot grow
 // volumes), and tiny, with a smaller disk than any catalog plan.
 void add_resize_plans(const std::string& database_url);
+
+// A test suite's coordinator on a fresh database, started once for all its tests. A suite that
+// needs more configuration calls start_suite(config_extra) from its own SetUpTestSuite.
+class coordinator_suite : public ::testing::Test {
+  protected:
+    static void start_suite(const std::string& config_extra = {});
+    static void SetUpTestSuite() { start_suite(); }
+    static void TearDownTestSuite();
+
+    api_client api() const { return api_client(coordinator_->port); }
+    static std::string query(const std::string& sql);
+    static void exec(const std::string& sql);
+
+    static inline std::string* db_url_ = nullptr;
+    static inline running_daemon* coordinator_ = nullptr;
+};
 
 // A coordinator on a fresh database with two operators signed in: `boss` (super_admin) and
 // `viewer` (read_only).

@@ -13,22 +13,8 @@ using json = nlohmann::json;
 
 namespace {
 
-class api_key_update : public ::testing::Test {
+class api_key_update : public coordinator_suite {
   protected:
-    static void SetUpTestSuite() {
-        db_url_ = new std::string(fresh_database());
-        coordinator_ = new running_daemon(start_coordinator(*db_url_));
-        ASSERT_EQ(wait_for_status("127.0.0.1", coordinator_->port, "/readyz", 200, 20s).status,
-                  200);
-    }
-    static void TearDownTestSuite() {
-        delete coordinator_;
-        delete db_url_;
-    }
-
-    api_client api() const { return api_client(coordinator_->port); }
-    static std::string query(const std::string& sql) { return query_text(*db_url_, sql); }
-
     struct key {
         std::string uid;
         std::string secret;
@@ -50,9 +36,6 @@ class api_key_update : public ::testing::Test {
         return query("SELECT name || '|' || permissions FROM api_keys WHERE uid = '" + key_uid +
                      "'");
     }
-
-    static inline std::string* db_url_ = nullptr;
-    static inline running_daemon* coordinator_ = nullptr;
 };
 
 constexpr int k_read_vps = 1, k_order_product = 8, k_read_api = 64, k_write_api = 128;

@@ -14,26 +14,7 @@ using json = nlohmann::json;
 
 namespace {
 
-class apps_templates : public ::testing::Test {
-  protected:
-    static void SetUpTestSuite() {
-        db_url_ = new std::string(fresh_database());
-        coordinator_ = new running_daemon(start_coordinator(*db_url_));
-        ASSERT_EQ(wait_for_status("127.0.0.1", coordinator_->port, "/readyz", 200, 20s).status,
-                  200);
-    }
-    static void TearDownTestSuite() {
-        delete coordinator_;
-        delete db_url_;
-    }
-
-    api_client api() const { return api_client(coordinator_->port); }
-    static std::string query(const std::string& sql) { return query_text(*db_url_, sql); }
-    static void exec(const std::string& sql) { exec_sql(*db_url_, sql); }
-
-    static inline std::string* db_url_ = nullptr;
-    static inline running_daemon* coordinator_ = nullptr;
-};
+class apps_templates : public coordinator_suite {};
 
 json app_order(const std::string& name, const std::string& plan, const std::string& app) {
     return {{"name", name}, {"plan", plan}, {"source", {{"app", app}}}};

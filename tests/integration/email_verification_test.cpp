@@ -14,22 +14,9 @@ using json = nlohmann::json;
 
 namespace {
 
-class email_verification : public ::testing::Test {
+class email_verification : public coordinator_suite {
   protected:
-    static void SetUpTestSuite() {
-        db_url_ = new std::string(fresh_database());
-        coordinator_ = new running_daemon(
-            start_coordinator(*db_url_, "api:\n  public_url: https://panel.example.com\n"));
-        ASSERT_EQ(wait_for_status("127.0.0.1", coordinator_->port, "/readyz", 200, 20s).status,
-                  200);
-    }
-    static void TearDownTestSuite() {
-        delete coordinator_;
-        delete db_url_;
-    }
-
-    api_client api() const { return api_client(coordinator_->port); }
-    static std::string query(const std::string& sql) { return query_text(*db_url_, sql); }
+    static void SetUpTestSuite() { start_suite("api:\n  public_url: https://panel.example.com\n"); }
 
     // A sign-up as a new customer makes it: no link opened yet.
     signed_up sign_up_unverified(const std::string& email) const {
@@ -53,9 +40,6 @@ class email_verification : public ::testing::Test {
     bool verified(const std::string& token) const {
         return api().get("/api/v1/me", token).body.value("emailVerified", false);
     }
-
-    static inline std::string* db_url_ = nullptr;
-    static inline running_daemon* coordinator_ = nullptr;
 };
 
 }  // namespace

@@ -14,29 +14,12 @@ using json = nlohmann::json;
 
 namespace {
 
-class project_members : public ::testing::Test {
+class project_members : public coordinator_suite {
   protected:
-    static void SetUpTestSuite() {
-        db_url_ = new std::string(fresh_database());
-        coordinator_ = new running_daemon(start_coordinator(*db_url_));
-        ASSERT_EQ(wait_for_status("127.0.0.1", coordinator_->port, "/readyz", 200, 20s).status,
-                  200);
-    }
-    static void TearDownTestSuite() {
-        delete coordinator_;
-        delete db_url_;
-    }
-
-    api_client api() const { return api_client(coordinator_->port); }
-    static std::string query(const std::string& sql) { return query_text(*db_url_, sql); }
-
     api_reply as(const signed_up& who, const std::string& method, const std::string& path,
                  const json& body = nullptr) const {
         return api().call(method, "/api/v1" + path, body, api_client::bearer(who.access_token));
     }
-
-    static inline std::string* db_url_ = nullptr;
-    static inline running_daemon* coordinator_ = nullptr;
 };
 
 // The uids of the projects GET /projects lists for the caller, with each one's role.
