@@ -3,6 +3,7 @@
 #include "common/daemon.hpp"
 #include "common/log.hpp"
 #include "common/pki.hpp"
+#include "coordinator/api/admin/app_routes.hpp"
 #include "coordinator/api/admin/business_routes.hpp"
 #include "coordinator/api/admin/custom_pricing_routes.hpp"
 #include "coordinator/api/admin/fleet_routes.hpp"
@@ -149,6 +150,7 @@ void service::add_routes() {
     api::admin::add_ipam_routes(gateway_.admin(), api_services_);
     api::admin::add_project_ip_range_routes(gateway_.admin(), api_services_);
     api::admin::add_promo_code_routes(gateway_.admin(), api_services_);
+    api::admin::add_app_routes(gateway_.admin(), api_services_);
     api::admin::add_user_routes(gateway_.admin(), api_services_);
     api::admin::add_limit_request_routes(gateway_.admin(), api_services_);
     api::admin::add_os_image_routes(gateway_.admin(), api_services_);

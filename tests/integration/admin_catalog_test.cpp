@@ -454,3 +454,63 @@ TEST(admin_vms, customer_orders_show_with_filters_history_and_delete) {
     EXPECT_EQ(w.query("SELECT after->>'reason' FROM audit_log WHERE action = 'vm.delete'"),
               "abuse");
 }
+
+TEST(admin_catalog, apps_are_versions_customers_see_the_newest_active_one_of) {
+    admin_world w;
+    const json v2 = {{"slug", "gitea"},   {"version", "1.23"},
+                     {"name", "Gitea"},   {"category", "development"},
+                     {"image_id", 2},     {"user_data", "#!/bin/sh\necho gitea 1.23\n"},
+                     {"min_cpu", 1},      {"min_memory_mb", 1024},
+                     {"min_disk_gb", 20}, {"logo", "https://cdn.example.com/gitea.svg"}};
+    const std::string apps_before = w.query("SELECT count(*) FROM apps");
+    for (const auto& [field, value] :
+         std::vector<std::pair<std::string, json>>{{"slug", "Gitea!"},
+                                                   {"version", ""},
+                                                   {"image_id", 999},
+                                                   {"user_data", nullptr},
+                                                   {"min_memory_mb", 0},
+                                                   {"logo", "http://insecure.example.com/x.svg"},
+                                                   {"name", nullptr}}) {
+        json bad = v2;
+        if (value.is_null()) {
+            bad.erase(field);
+        } else {
+            bad[field] = value;
+        }
+        const auto r = w.call("POST", "/apps", bad);
+        EXPECT_EQ(r.status, 400) << field << " " << value << " -> " << r.raw;
+        EXPECT_TRUE(is_admin_error(r)) << r.raw;
+        EXPECT_NE(r.raw.find(field), std::string::npos) << "the error names " << field << r.raw;
+    }
+    EXPECT_EQ(w.call("POST", "/apps", v2, w.viewer).status, 403);
+    EXPECT_EQ(w.query("SELECT count(*) FROM apps"), apps_before) << "a refused app was written";
+
+    const auto created = w.call("POST", "/apps", v2);
+    ASSERT_EQ(created.status, 201) << created.raw;
+    const std::string id = created.body["data"]["id"].dump();
+    EXPECT_EQ(created.body["data"]["slug"], "gitea");
+    EXPECT_EQ(created.body["data"]["active"], true);
+    EXPECT_EQ(w.call("POST", "/apps", v2).status, 409) << "one row per slug and version";
+    EXPECT_EQ(w.call("GET", "/apps/" + id).body["data"]["version"], "1.23");
+
+    // The customer catalog shows the new version of Gitea, with its needs and logo.
+    const auto customer = sign_up(w.api, "apps-buyer@example.com");
+    const auto shown = w.api.get("/api/v1/apps/gitea", customer.access_token);
+    ASSERT_EQ(shown.status, 200) << shown.raw;
+    EXPECT_EQ(shown.body["app"]["version"], "1.23") << shown.raw;
+    EXPECT_EQ(shown.body["app"]["logo"], "https://cdn.example.com/gitea.svg") << shown.raw;
+
+    // What a version installs is fixed; retiring it puts the previous version back in front.
+    const auto fixed = w.call("PATCH", "/apps/" + id, {{"user_data", "#!/bin/sh\n"}});
+    EXPECT_EQ(fixed.status, 400) << fixed.raw;
+    EXPECT_NE(fixed.raw.find("user_data is fixed"), std::string::npos) << fixed.raw;
+    const auto retired = w.call("PATCH", "/apps/" + id, {{"active", false}, {"logo", nullptr}});
+    ASSERT_EQ(retired.status, 200) << retired.raw;
+    EXPECT_EQ(retired.body["data"]["active"], false);
+    EXPECT_TRUE(retired.body["data"]["logo"].is_null());
+    const auto previous = w.api.get("/api/v1/apps/gitea", customer.access_token);
+    ASSERT_EQ(previous.status, 200) << previous.raw;
+    EXPECT_NE(previous.body["app"]["version"], "1.23") << previous.raw;
+    EXPECT_EQ(w.call("PATCH", "/apps/999999", {{"active", false}}).status, 404);
+    EXPECT_EQ(w.query("SELECT count(*) FROM audit_log WHERE action LIKE 'app.%'"), "2");
+}
