@@ -5,6 +5,7 @@
 // and an operator quotes and issues refunds that go back through Stripe against the top-ups.
 #include "tests/fakes/fake_stripe.hpp"
 #include "tests/integration/api_fixture.hpp"
+#include "tests/integration/stripe_coordinator.hpp"
 #include "tests/integration/test_helpers.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/temp_file.hpp"
@@ -21,29 +22,10 @@ using json = nlohmann::json;
 
 namespace {
 
-struct refund_world {
-    fake_stripe stripe;
-    temp_file ca;
-    std::string db = fresh_database();
-    running_daemon coordinator;
-    api_client api;
+struct refund_world : stripe_coordinator {
     signed_up ops;
 
-    refund_world()
-        : ca(stripe.ca_pem(), ".pem"),
-          coordinator(start_coordinator(
-              db, "billing:\n  prepaid: true\n  currency: DKK\n  stripe:\n    api_base: " +
-                      stripe.url() + "\n    secret_key: " + stripe.secret_key() +
-                      "\n    webhook_secret: " + stripe.webhook_secret() +
-                      "\n    ca_file: " + ca.path() +
-                      "\n    timeout: 5s\n    checkout_url: https://panel.example.com/pay\n")),
-          api(coordinator.port) {
-        EXPECT_EQ(
-            wait_for_status("127.0.0.1", coordinator.port, "/readyz", 200, std::chrono::seconds(20))
-                .status,
-            200);
-        stripe.set_webhook_url("http://127.0.0.1:" + std::to_string(coordinator.port) +
-                               "/api/v1/billing/webhooks/stripe");
+    refund_world() : stripe_coordinator("  prepaid: true\n") {
         ops = sign_up(api, "ops@example.com");
         grant_role(db, ops.email, "super_admin");
     }

@@ -4,6 +4,7 @@
 // calling the fake's confirm endpoint, as Stripe.js would.
 #include "tests/fakes/fake_stripe.hpp"
 #include "tests/integration/api_fixture.hpp"
+#include "tests/integration/stripe_coordinator.hpp"
 #include "tests/integration/test_helpers.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/temp_file.hpp"
@@ -18,29 +19,10 @@ using json = nlohmann::json;
 
 namespace {
 
-struct payment_world {
-    fake_stripe stripe;
-    temp_file ca;
-    std::string db = fresh_database();
-    running_daemon coordinator;
-    api_client api;
+struct payment_world : stripe_coordinator {
     signed_up user;
 
-    explicit payment_world(const std::string& billing = "")
-        : ca(stripe.ca_pem(), ".pem"),
-          coordinator(start_coordinator(
-              db, "billing:\n  currency: DKK\n" + billing + "  stripe:\n    api_base: " +
-                      stripe.url() + "\n    secret_key: " + stripe.secret_key() +
-                      "\n    webhook_secret: " + stripe.webhook_secret() +
-                      "\n    ca_file: " + ca.path() +
-                      "\n    timeout: 5s\n    checkout_url: https://panel.example.com/pay\n")),
-          api(coordinator.port) {
-        EXPECT_EQ(
-            wait_for_status("127.0.0.1", coordinator.port, "/readyz", 200, std::chrono::seconds(20))
-                .status,
-            200);
-        stripe.set_webhook_url("http://127.0.0.1:" + std::to_string(coordinator.port) +
-                               "/api/v1/billing/webhooks/stripe");
+    explicit payment_world(const std::string& billing = "") : stripe_coordinator(billing) {
         user = sign_up(api, "card@example.com");
     }
 
