@@ -1,23 +1,28 @@
 // The libvirt driver on a real hypervisor: libvirtd with QEMU/KVM (qemu:///system), in a
-// throwaway storage pool and an isolated network of the test's own. The guests have a blank
+// throwaway storage pool and an isolated network of the test's own. Most guests have a blank
 // disk and no operating system, which is enough for what the host side does: the VM runs under
 // KVM with its cloud-init seed attached, its VNC console answers, its disk grows and its vCPUs
 // are added live, CPU and disk limits reach QEMU, bulk statistics count its CPU time,
 // a guest without qemu-guest-agent is said to have none, an ACPI shutdown it ignores ends in a
 // forced power-off, lifecycle events arrive, and its firewall is bound to its running interface
-// as an nwfilter binding. Skipped when qemu:///system cannot be reached, unless
-// VPSFLEET_REQUIRE_QEMU is set (scripts/test sets it once it has started libvirtd).
+// as an nwfilter binding. One guest boots a small Linux (scripts/guest-image) whose
+// qemu-guest-agent takes passwords, SSH keys and a shutdown. Skipped when qemu:///system cannot
+// be reached, unless VPSFLEET_REQUIRE_QEMU is set (scripts/test sets it once it has started
+// libvirtd).
 #include "agent/driver/libvirt/libvirt_driver.hpp"
 #include "agent/driver/libvirt/nwfilter_xml.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/guest_agent.hpp"
 #include "tests/support/temp_file.hpp"
 
 #include <gtest/gtest.h>
 #include <libvirt/libvirt.h>
+#include <openssl/evp.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <condition_variable>
@@ -30,6 +35,7 @@
 using namespace std::chrono_literals;
 namespace driver = vpsfleet::agent::driver;
 using vpsfleet::agent::libvirt::libvirt_driver;
+using vpsfleet::testing::guest_file;
 using vpsfleet::testing::temp_dir;
 
 namespace {
@@ -366,4 +372,71 @@ TEST_F(qemu_host, the_firewall_is_bound_to_the_running_vms_interface_and_removed
     EXPECT_EQ(cleared->filter, "");
     EXPECT_EQ(virNWFilterBindingLookupByPortDev(conn_, port.c_str()), nullptr);
     EXPECT_EQ(cleared->vm.state, "running");
+}
+
+// A guest with an operating system and qemu-guest-agent (scripts/guest-image: Debian's kernel,
+// busybox, qemu-ga and chpasswd): what the coordinator sends for a password reset (a crypt(3)
+// hash) and for SSH keys lands in the guest's own /etc/shadow and ~/.ssh/authorized_keys, and a
+// shutdown goes through the agent without being forced.
+TEST_F(qemu_host, a_guest_with_qemu_guest_agent_takes_a_password_hash_and_ssh_keys) {
+    const char* image = std::getenv("VPSFLEET_GUEST_IMAGE");
+    if (!image) {
+        if (std::getenv("VPSFLEET_REQUIRE_QEMU")) FAIL() << "VPSFLEET_GUEST_IMAGE is not set";
+        GTEST_SKIP() << "no guest image (scripts/guest-image builds one)";
+    }
+    std::filesystem::copy_file(image, dir_.path() + "/images/guest.qcow2");
+    virStoragePoolPtr images = virStoragePoolLookupByName(conn_, pool("images").c_str());
+    ASSERT_EQ(virStoragePoolRefresh(images, 0), 0) << virGetLastErrorMessage();
+    virStoragePoolFree(images);
+    auto s = spec();
+    s.memory_mib = 256;
+    s.disks[0].image = driver::image_ref{pool("images"), "guest.qcow2"};
+    const auto defined = driver_->define(s);
+    ASSERT_TRUE(defined) << defined.error().message;
+    const auto started = driver_->start(k_uuid);
+    ASSERT_TRUE(started) << started.error().message;
+
+    // The first answer comes once the guest has booted and started its agent.
+    const std::vector<std::string> keys = {"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOld alice@laptop",
+                                           "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBck alice@phone"};
+    auto set_keys = driver_->set_ssh_keys(k_uuid, "alice", keys);
+    const auto deadline = std::chrono::steady_clock::now() + 120s;
+    while (!set_keys && set_keys.error().code == driver::errc::no_guest_agent &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(500ms);
+        set_keys = driver_->set_ssh_keys(k_uuid, "alice", keys);
+    }
+    ASSERT_TRUE(set_keys) << set_keys.error().message;
+    const std::string domain = s.name;
+    // qemu-ga writes the keys one a line, with no newline after the last.
+    EXPECT_EQ(guest_file(domain, "/home/alice/.ssh/authorized_keys"), keys[0] + "\n" + keys[1]);
+
+    // A second set replaces the list: the lost phone's key is gone.
+    const auto replaced = driver_->set_ssh_keys(k_uuid, "alice", {keys[0]});
+    ASSERT_TRUE(replaced) << replaced.error().message;
+    EXPECT_EQ(guest_file(domain, "/home/alice/.ssh/authorized_keys"), keys[0]);
+
+    const std::string hash =
+        "$6$Xq3kL9vP$"
+        "Bq1Vd0o8Jm2sYc5rT7uWz4xA6nE3hG9iK1lM0pR2tS5vU8wY7zB4cD6fH9jL2nQ5rT8vX1yZ3aC5eG7"
+        "iK9mO1p";
+    const auto password = driver_->set_password(k_uuid, "alice", hash, true);
+    ASSERT_TRUE(password) << password.error().message;
+    const std::string shadow = guest_file(domain, "/etc/shadow");
+    EXPECT_TRUE(contains(shadow, "\nalice:" + hash + ":")) << shadow;
+    EXPECT_TRUE(contains(shadow, "root:*:")) << shadow;
+
+    // A user the guest does not have: refused with the guest's own words, nothing else touched.
+    const auto nobody = driver_->set_password(k_uuid, "mallory", hash, true);
+    ASSERT_FALSE(nobody);
+    EXPECT_NE(nobody.error().code, driver::errc::no_guest_agent) << nobody.error().message;
+    EXPECT_TRUE(contains(nobody.error().message, "failed to set user password"))
+        << nobody.error().message;
+    EXPECT_EQ(guest_file(domain, "/etc/shadow"), shadow);
+
+    // The guest powers itself off when asked: no forced power-off.
+    const auto off = driver_->shutdown(k_uuid, 60s);
+    ASSERT_TRUE(off) << off.error().message;
+    EXPECT_FALSE(off->forced);
+    EXPECT_EQ(off->vm.state, "shutoff");
 }

@@ -2,14 +2,19 @@
 // libvirtd's qemu:///system, and a customer who orders an instance through /api/v1. The
 // instance gets an address from the region's range, runs as a KVM guest, has its firewall rules
 // bound to its running interface as an nwfilter binding once the firewall.sync job is done, and
-// is gone from the host (guest, binding and disk) after its delete job. The guest has a blank
-// disk (no operating system), from a throwaway pool. Skipped when qemu:///system cannot be
-// reached, unless VPSFLEET_REQUIRE_QEMU is set.
+// is gone from the host (guest, binding and disk) after its delete job. The guest first has a
+// blank disk (no operating system); it is then rebuilt from a small Linux with qemu-guest-agent
+// (scripts/guest-image), where the customer's new password and SSH key land in the guest's own
+// files. Both images sit in a throwaway pool. Skipped when qemu:///system cannot be reached,
+// unless VPSFLEET_REQUIRE_QEMU is set.
 #include "tests/integration/api_fixture.hpp"
 #include "tests/integration/fleet_fixture.hpp"
 #include "tests/integration/test_helpers.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/guest_agent.hpp"
 #include "tests/support/temp_file.hpp"
+
+#include <crypt.h>
 
 #include <gtest/gtest.h>
 #include <libvirt/libvirt.h>
@@ -41,6 +46,11 @@ class qemu_fleet : public ::testing::Test {
             if (std::getenv("VPSFLEET_REQUIRE_QEMU")) FAIL() << "qemu:///system is unreachable";
             GTEST_SKIP() << "qemu:///system is unreachable (libvirtd not running?)";
         }
+        const char* guest = std::getenv("VPSFLEET_GUEST_IMAGE");
+        if (!guest) {
+            if (std::getenv("VPSFLEET_REQUIRE_QEMU")) FAIL() << "VPSFLEET_GUEST_IMAGE is not set";
+            GTEST_SKIP() << "no guest image (scripts/guest-image builds one)";
+        }
         std::filesystem::permissions(dir_.path(), std::filesystem::perms(0755));
         for (const std::string kind : {"images", "vms"}) {
             std::filesystem::create_directories(dir_.path() + "/" + kind);
@@ -52,6 +62,7 @@ class qemu_fleet : public ::testing::Test {
         const auto made = run_command({"qemu-img", "create", "-q", "-f", "qcow2",
                                        dir_.path() + "/images/blank.qcow2", "64M"});
         ASSERT_EQ(made.status, 0) << made.output;
+        std::filesystem::copy_file(guest, dir_.path() + "/images/guest.qcow2");
         for (const std::string kind : {"images", "vms"}) {
             const std::string xml = "<pool type='dir'><name>" + pool(kind) +
                                     "</name><target><path>" + dir_.path() + "/" + kind +
@@ -145,7 +156,10 @@ TEST_F(qemu_fleet, a_customers_instance_runs_on_kvm_with_its_address_and_firewal
              "INSERT INTO os_images (uid, family, version, display_name, default_user, "
              "min_disk_gb, has_guest_agent, source_pool, source_volume) VALUES ('img_qtblank', "
              "'blank', '1', 'Blank disk', 'root', 1, false, '" +
-                 pool("images") + "', 'blank.qcow2')");
+                 pool("images") +
+                 "', 'blank.qcow2'), ('img_qtguest', 'guest', '1', 'Guest with agent', 'alice', "
+                 "1, true, '" +
+                 pool("images") + "', 'guest.qcow2')");
     const std::string region = query_text(url, "SELECT region_id FROM hosts WHERE id = " + host);
     exec_sql(url,
              "INSERT INTO ip_ranges (cidr, gateway, region_id) VALUES ('192.168.122.0/24', "
@@ -207,7 +221,7 @@ TEST_F(qemu_fleet, a_customers_instance_runs_on_kvm_with_its_address_and_firewal
     EXPECT_NE(filter_xml.find("192.168.122.2"), std::string::npos) << filter_xml;
 
     // Stopped, resized to 2 vCPUs, 512 MiB and a 2 GiB disk, started again; then rebuilt from
-    // the image with the same MAC and address.
+    // the image with qemu-guest-agent, with the same MAC and address.
     const std::string path = base + "/instances/" + instance;
     const auto stop = api.post(path + "/actions", {{"type", "stop"}}, user.access_token);
     ASSERT_EQ(stop.status, 202) << stop.raw;
@@ -237,7 +251,7 @@ TEST_F(qemu_fleet, a_customers_instance_runs_on_kvm_with_its_address_and_firewal
     EXPECT_EQ(domain_state(), "running");
 
     const auto rebuilt =
-        api.post(path + "/rebuild", {{"source", {{"image", "img_qtblank"}}}}, user.access_token);
+        api.post(path + "/rebuild", {{"source", {{"image", "img_qtguest"}}}}, user.access_token);
     ASSERT_EQ(rebuilt.status, 202) << rebuilt.raw;
     job = finished_job(api, project, rebuilt.body["uid"], user.access_token);
     ASSERT_EQ(job["status"], "succeeded") << job.dump();
@@ -250,6 +264,31 @@ TEST_F(qemu_fleet, a_customers_instance_runs_on_kvm_with_its_address_and_firewal
     const std::string rebuilt_dev = port[1];
     // The firewall stays with the rebuilt guest.
     EXPECT_EQ(bound_to(rebuilt_dev), filter);
+
+    // The rebuilt guest boots Linux. A password reset through the API reaches its /etc/shadow as
+    // a SHA-512 crypt hash of the password the customer chose, for the image's default user.
+    const std::string& domain = domain_uuid_;  // virsh takes a domain's uuid for its name
+    ASSERT_TRUE(guest_agent_answers(domain, 120s)) << "the rebuilt guest's agent never answered";
+    const std::string password = "Correct-Horse-9";
+    const auto reset = api.post(path + "/password", {{"password", password}}, user.access_token);
+    ASSERT_EQ(reset.status, 202) << reset.raw;
+    job = finished_job(api, project, reset.body["uid"], user.access_token);
+    ASSERT_EQ(job["status"], "succeeded") << job.dump();
+    std::smatch entry;
+    const std::string shadow = guest_file(domain, "/etc/shadow");
+    ASSERT_TRUE(std::regex_search(shadow, entry, std::regex("\nalice:(\\$6\\$[^:]+):"))) << shadow;
+    crypt_data scratch{};
+    const std::string hash = entry[1];
+    EXPECT_STREQ(crypt_r(password.c_str(), hash.c_str(), &scratch), hash.c_str());
+
+    // An SSH key added through the API joins the guest's authorized keys.
+    const std::string key =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDw4aKQBT7gNLKjHljVcrqkA3eAk03Y7zBz+pOjRHOxP "
+        "kvm@laptop";
+    const auto keyed = api.post(path + "/ssh-key", {{"publicKey", key}}, user.access_token);
+    ASSERT_EQ(keyed.status, 200) << keyed.raw;
+    EXPECT_NE(guest_file(domain, "/home/alice/.ssh/authorized_keys").find(key), std::string::npos)
+        << guest_file(domain, "/home/alice/.ssh/authorized_keys");
 
     // Deleted: the guest, its binding and its disk leave the host.
     const auto removed = api.call("DELETE", base + "/instances/" + instance, nullptr,
