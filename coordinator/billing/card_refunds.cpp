@@ -1,7 +1,9 @@
 #include "coordinator/billing/card_refunds.hpp"
 
 #include "coordinator/billing/billing_error.hpp"
+#include "coordinator/billing/ledger.hpp"
 #include "coordinator/billing/money.hpp"
+#include "coordinator/mail/outbox.hpp"
 
 #include <algorithm>
 
@@ -34,6 +36,54 @@ bool is_refund_status(const std::string& s) {
 
 void set_history_note(pqxx::work& tx, const std::string& note) {
     tx.exec_params("SELECT set_config('vpsfleet.history_note', $1, true)", note);
+}
+
+bool gave_up(const std::string& status) { return status == "failed" || status == "canceled"; }
+
+// A card refund the provider gave up on, even after it had succeeded (a closed card account):
+// the money is back with us, not on the card. It goes to the owner's credits instead, once, the
+// top-up it was taken from can be refunded again, and the owner is told.
+void return_to_credits(pqxx::work& tx, std::int64_t row_id, const std::string& why) {
+    const auto r = tx.exec_params1(
+        "SELECT r.uid, r.user_id, r.instance_id, r.payment_id, r.amount, r.currency, u.email "
+        "FROM provider_refunds r JOIN users u ON u.id = r.user_id WHERE r.id = $1",
+        row_id);
+    const auto uid = r[0].as<std::string>();
+    const auto user_id = r[1].as<std::int64_t>();
+    const auto amount = r[4].as<std::int64_t>();
+    const auto currency = r[5].as<std::string>();
+    tx.exec_params("UPDATE payments SET refunded_amount = refunded_amount - $2 WHERE id = $1",
+                   r[3].as<std::int64_t>(), amount);
+    open_account(tx, user_id, currency);
+    post(tx, {user_id, "refund", amount, currency,
+              "card refund " + uid + " " + why + ", returned as credits", r[2].as<std::int64_t>(),
+              std::nullopt, "card-refund-returned-" + uid});
+    mail::enqueue(tx, r[6].as<std::string>(), "Your refund was added to your credits",
+                  "We refunded " + format_money(amount, currency) +
+                      " to your card, and the card's bank did not take it (" + why +
+                      "). The amount is now in your credits, where you can use it or ask us "
+                      "to pay it out another way.\n");
+}
+
+// Writes what the provider says of the refund row `where` ($1: key) picks; false when none.
+// Money whose refund failed goes to credits.
+bool set_refund_status(pqxx::work& tx, const std::string& where, const std::string& key,
+                       const std::optional<std::string>& external_id, const std::string& status,
+                       const std::string& failure) {
+    const auto rows = tx.exec_params(
+        "WITH old AS (SELECT id, status FROM provider_refunds WHERE " + where +
+            " FOR UPDATE) "
+            "UPDATE provider_refunds r SET external_id = coalesce($2, r.external_id), status = $3, "
+            "failure = CASE WHEN $3 IN ('failed', 'canceled') THEN coalesce(nullif($4, ''), "
+            "r.failure) ELSE NULL END, updated_at = now() FROM old WHERE r.id = old.id "
+            "RETURNING r.id, old.status",
+        key, external_id, status, failure);
+    for (const auto& row : rows) {
+        if (gave_up(status) && !gave_up(row[1].as<std::string>()))
+            return_to_credits(tx, row[0].as<std::int64_t>(),
+                              failure.empty() ? status : status + ": " + failure);
+    }
+    return !rows.empty();
 }
 
 }  // namespace
@@ -184,10 +234,8 @@ std::vector<card_refund> unissued_card_refunds(pqxx::transaction_base& tx,
 }
 
 void record_refund_issued(pqxx::work& tx, const std::string& uid, const refund& issued) {
-    tx.exec_params(
-        "UPDATE provider_refunds SET external_id = $2, status = $3, failure = NULL, "
-        "updated_at = now() WHERE uid = $1",
-        uid, issued.id, is_refund_status(issued.status) ? issued.status : "pending");
+    set_refund_status(tx, "uid = $1", uid, issued.id,
+                      is_refund_status(issued.status) ? issued.status : "pending", "");
 }
 
 void record_refund_failed(pqxx::work& tx, const std::string& uid, const std::string& message,
@@ -237,13 +285,10 @@ void undo_card_refund_plan(pqxx::work& tx, const std::string& job_uid, const car
 
 bool settle_card_refund(pqxx::work& tx, const std::string& provider, const std::string& external_id,
                         const std::string& status, const std::string& failure) {
-    if (!is_refund_status(status)) return false;
-    return tx.exec_params(
-                 "UPDATE provider_refunds SET status = $3, failure = "
-                 "coalesce(nullif($4, ''), failure), updated_at = now() "
-                 "WHERE provider = $1 AND external_id = $2",
-                 provider, external_id, status, failure)
-               .affected_rows() > 0;
+    // Stripe is the only provider refunds go through (provider_refunds.provider says so).
+    if (!is_refund_status(status) || provider != "stripe") return false;
+    return set_refund_status(tx, "provider = 'stripe' AND external_id = $1", external_id,
+                             std::nullopt, status, failure);
 }
 
 }  // namespace vpsfleet::billing

@@ -237,33 +237,55 @@ TEST(card_refunds, go_back_to_the_newest_card_top_ups_exactly_once) {
     EXPECT_EQ(w.stripe.counts().idempotent_replays, replays + 2);
     EXPECT_EQ(w.number(balance), 10'000 - 2 * price);
 
-    // Stripe reporting a refund failed later (refund.updated) is written on its row.
+    // Stripe reporting a refund failed later (refund.updated, after it had succeeded) is written
+    // on its row; the money never reached the card, so it goes to the owner's credits, once, the
+    // top-up it came from can be refunded again, and the owner gets a mail.
     const std::string re =
         w.query("SELECT external_id FROM provider_refunds WHERE job_uid = '" + job1 + "'");
-    const std::string payload = json{{"id", "evt_refund_failed_1"},
-                                     {"object", "event"},
-                                     {"type", "refund.updated"},
-                                     {"created", std::time(nullptr)},
-                                     {"data",
-                                      {{"object",
-                                        {{"id", re},
-                                         {"object", "refund"},
-                                         {"status", "failed"},
-                                         {"failure_reason", "expired_or_canceled_card"}}}}}}
-                                    .dump();
-    const std::string stamp = std::to_string(std::time(nullptr));
-    const auto posted =
-        run_command({"curl", "-sS", "-H", "Content-Type: application/json", "-H",
-                     "Stripe-Signature: t=" + stamp +
-                         ",v1=" + hmac_sha256_hex(w.stripe.webhook_secret(), stamp + "." + payload),
-                     "--data-binary", payload,
-                     "http://127.0.0.1:" + std::to_string(w.coordinator.port) +
-                         "/api/v1/billing/webhooks/stripe"});
-    EXPECT_NE(posted.output.find("\"received\":true"), std::string::npos) << posted.output;
+    const auto refund_failed = [&](const std::string& event_id) {
+        const std::string payload = json{{"id", event_id},
+                                         {"object", "event"},
+                                         {"type", "refund.updated"},
+                                         {"created", std::time(nullptr)},
+                                         {"data",
+                                          {{"object",
+                                            {{"id", re},
+                                             {"object", "refund"},
+                                             {"status", "failed"},
+                                             {"failure_reason", "expired_or_canceled_card"}}}}}}
+                                        .dump();
+        const std::string stamp = std::to_string(std::time(nullptr));
+        return run_command({"curl", "-sS", "-H", "Content-Type: application/json", "-H",
+                            "Stripe-Signature: t=" + stamp + ",v1=" +
+                                hmac_sha256_hex(w.stripe.webhook_secret(), stamp + "." + payload),
+                            "--data-binary", payload,
+                            "http://127.0.0.1:" + std::to_string(w.coordinator.port) +
+                                "/api/v1/billing/webhooks/stripe"})
+            .output;
+    };
+    const auto posted = refund_failed("evt_refund_failed_1");
+    EXPECT_NE(posted.find("\"received\":true"), std::string::npos) << posted;
     EXPECT_EQ(
         w.query("SELECT status || ':' || failure FROM provider_refunds WHERE external_id = '" + re +
                 "'"),
         "failed:expired_or_canceled_card");
+    EXPECT_EQ(w.number(balance), 10'000 - 2 * price + r1);
+    EXPECT_EQ(w.number("SELECT refunded_amount FROM payments WHERE external_id = '" + newer + "'"),
+              rest_of_newer);
+    EXPECT_EQ(w.query("SELECT count(*) FROM credit_entries e JOIN users u ON u.id = e.user_id "
+                      "WHERE u.email = 'payer@example.com' AND e.type = 'refund' AND e.amount = " +
+                      std::to_string(r1) + " AND e.note LIKE '%returned as credits'"),
+              "1");
+    EXPECT_EQ(w.query("SELECT count(*) FROM mail_outbox WHERE to_address = 'payer@example.com' AND "
+                      "subject = 'Your refund was added to your credits' AND body LIKE "
+                      "'%expired_or_canceled_card%'"),
+              "1");
+    // Stripe telling it again (a second event about the same failure) changes nothing more.
+    refund_failed("evt_refund_failed_2");
+    EXPECT_EQ(w.number(balance), 10'000 - 2 * price + r1);
+    EXPECT_EQ(w.query("SELECT count(*) FROM mail_outbox WHERE subject = 'Your refund was added to "
+                      "your credits'"),
+              "1");
 }
 
 TEST(card_refunds, are_refused_when_the_credits_did_not_come_from_a_card_and_credits_still_work) {
