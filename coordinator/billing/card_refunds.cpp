@@ -283,6 +283,63 @@ void undo_card_refund_plan(pqxx::work& tx, const std::string& job_uid, const car
     }
 }
 
+unanswered_refunds_report settle_unanswered_card_refunds(pqxx::connection& conn,
+                                                         payment_provider& pay,
+                                                         std::chrono::hours window) {
+    std::vector<card_refund> todo;
+    {
+        pqxx::read_transaction tx(conn);
+        for (const auto& r : tx.exec_params(
+                 "SELECT r.uid, p.external_id, r.amount, r.currency, r.idempotency_key "
+                 "FROM provider_refunds r JOIN payments p ON p.id = r.payment_id "
+                 "JOIN jobs j ON j.uid = r.job_uid WHERE r.status = 'requested' "
+                 "AND r.failure IS NOT NULL AND j.state IN ('failed', 'cancelled') "
+                 "AND r.created_at > now() - make_interval(hours => $1) ORDER BY r.id LIMIT 100",
+                 static_cast<int>(window.count()))) {
+            todo.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::int64_t>(),
+                            r[3].as<std::string>(), r[4].as<std::string>()});
+        }
+    }
+    unanswered_refunds_report report;
+    for (const auto& r : todo) {
+        std::optional<refund> issued;
+        std::optional<payment_error> failed;
+        try {
+            issued = pay.create_refund(r.payment_intent, r.amount, "requested_by_customer",
+                                       r.idempotency_key);
+        } catch (const payment_error& e) {
+            failed = e;
+        }
+        pqxx::work tx(conn);
+        // Another coordinator's sweep may have settled it meanwhile.
+        if (tx.exec_params("SELECT 1 FROM provider_refunds WHERE uid = $1 AND status = "
+                           "'requested' FOR UPDATE",
+                           r.uid)
+                .empty())
+            continue;
+        if (issued) {
+            record_refund_issued(tx, r.uid, *issued);
+            ++report.issued;
+        } else if (!failed->retryable()) {
+            const auto id = tx.exec_params1(
+                                  "UPDATE provider_refunds SET status = 'released', "
+                                  "failure = $2, updated_at = now() WHERE uid = $1 "
+                                  "RETURNING id",
+                                  r.uid, failed->what())[0]
+                                .as<std::int64_t>();
+            return_to_credits(tx, id, std::string("refused: ") + failed->what());
+            ++report.returned;
+        } else {
+            tx.exec_params(
+                "UPDATE provider_refunds SET failure = $2, updated_at = now() WHERE uid = $1",
+                r.uid, failed->what());
+            ++report.waiting;
+        }
+        tx.commit();
+    }
+    return report;
+}
+
 bool settle_card_refund(pqxx::work& tx, const std::string& provider, const std::string& external_id,
                         const std::string& status, const std::string& failure) {
     // Stripe is the only provider refunds go through (provider_refunds.provider says so).

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -77,6 +78,21 @@ void record_refund_failed(pqxx::work& tx, const std::string& uid, const std::str
 // Rows the provider may have acted on stay as they are (never refunded twice).
 void undo_card_refund_plan(pqxx::work& tx, const std::string& job_uid, const card_refund_plan& plan,
                            std::int64_t instance_id);
+
+// The refunds a job left unanswered (its provider calls timed out or failed on the provider's
+// side until the job ran out of attempts; the provider may or may not have acted). Each is asked
+// again with its own idempotency key, which gives back the refund the provider made or makes it
+// now: never twice. Within `window` of the request only, as the provider forgets keys after a
+// day. A provider that refuses outright made no refund: the amount goes to the owner's credits.
+// Blocking: run it on a worker thread.
+struct unanswered_refunds_report {
+    int issued = 0;    // the provider answered with its refund
+    int returned = 0;  // refused: returned as credits
+    int waiting = 0;   // still no answer; asked again at the next sweep
+};
+unanswered_refunds_report settle_unanswered_card_refunds(pqxx::connection& conn,
+                                                         payment_provider& pay,
+                                                         std::chrono::hours window);
 
 // A provider event about refund `external_id` (Stripe's refund.updated); false when no row has it.
 bool settle_card_refund(pqxx::work& tx, const std::string& provider, const std::string& external_id,

@@ -3,6 +3,7 @@
 #include "common/log.hpp"
 #include "coordinator/billing/autorecharge.hpp"
 #include "coordinator/billing/billing_settings.hpp"
+#include "coordinator/billing/card_refunds.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -17,6 +18,9 @@ namespace {
 
 // After a refused automatic top-up the account waits this long before the next try.
 constexpr std::chrono::seconds k_autorecharge_retry = std::chrono::hours(6);
+// Stripe keeps idempotency keys for at least 24 hours; an unanswered refund is asked again with
+// its key only well within that, so a forgotten key can never make a second refund.
+constexpr std::chrono::hours k_refund_key_window{23};
 
 }  // namespace
 
@@ -37,7 +41,8 @@ expiry_runner::expiry_runner(asio::io_context& io, store::database& db,
       steps_(prometheus::BuildCounter()
                  .Name("vpsfleet_coordinator_billing_sweep_total")
                  .Help("VMs the prepaid expiry sweep renewed, failed to renew, warned, expired "
-                       "(stopped) and deleted, and the accounts it auto-recharged or failed to")
+                       "(stopped) and deleted, the accounts it auto-recharged or failed to, and "
+                       "the unanswered card refunds it settled or returned as credits")
                  .Register(registry)) {}
 
 void expiry_runner::start() { asio::co_spawn(timer_.get_executor(), loop(), asio::detached); }
@@ -57,6 +62,13 @@ asio::awaitable<void> expiry_runner::loop() {
                 const billing::autorecharge_report a = co_await db_.run(recharge);
                 steps_.Add({{"step", "autorecharged"}}).Increment(a.charged);
                 steps_.Add({{"step", "autorecharge_failed"}}).Increment(a.failed);
+                auto unanswered = [this](pqxx::connection& conn) {
+                    return billing::settle_unanswered_card_refunds(conn, *payments_,
+                                                                   k_refund_key_window);
+                };
+                const billing::unanswered_refunds_report u = co_await db_.run(unanswered);
+                steps_.Add({{"step", "card_refund_settled"}}).Increment(u.issued);
+                steps_.Add({{"step", "card_refund_returned"}}).Increment(u.returned);
             }
             const expiry_settings settings = settings_;
             auto sweep = [settings](pqxx::connection& conn) {

@@ -134,7 +134,7 @@ struct fake_stripe::impl {
     std::vector<fake_stripe_event> events;
     std::vector<fake_webhook_delivery> deliveries;
     fake_stripe_counts counts;
-    std::optional<std::pair<int, json>> injected;
+    std::deque<std::pair<int, json>> injected;  // failures still to answer, in order
 
     std::deque<delivery_job> queue;
     bool delivering = false;
@@ -258,9 +258,9 @@ response fake_stripe::impl::handle(const request& req) {
         }
     }
 
-    if (injected) {
-        const auto [status, body] = *injected;
-        injected.reset();
+    if (!injected.empty()) {
+        const auto [status, body] = injected.front();
+        injected.pop_front();
         return finish(answer(status, body.dump(2), request_id));
     }
 
@@ -448,7 +448,7 @@ void fake_stripe::set_delay(std::chrono::milliseconds delay) { impl_->server->se
 void fake_stripe::fail_next_request(int status, const std::string& type, const std::string& code,
                                     const std::string& message) {
     std::lock_guard lock(impl_->mutex);
-    impl_->injected.emplace(status, error_body(type, code, message));
+    impl_->injected.emplace_back(status, error_body(type, code, message));
 }
 
 void fake_stripe::resend_last_event(

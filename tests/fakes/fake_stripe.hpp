@@ -100,7 +100,7 @@ class fake_stripe {
     // Each API answer waits this long first (a slow or hung Stripe).
     void set_delay(std::chrono::milliseconds delay);
     // The next API request (past the key check) is answered with this status and Stripe's error
-    // body of that type and code, and nothing happens.
+    // body of that type and code, and nothing happens. Called n times, it fails the next n.
     void fail_next_request(int status, const std::string& type, const std::string& code,
                            const std::string& message);
 

@@ -16,6 +16,7 @@
 #include <openssl/hmac.h>
 
 #include <ctime>
+#include <thread>
 
 using namespace vpsfleet::testing;
 using json = nlohmann::json;
@@ -25,7 +26,8 @@ namespace {
 struct refund_world : stripe_coordinator {
     signed_up ops;
 
-    refund_world() : stripe_coordinator("  prepaid: true\n") {
+    explicit refund_world(const std::string& billing = "  prepaid: true\n")
+        : stripe_coordinator(billing) {
         ops = sign_up(api, "ops@example.com");
         grant_role(db, ops.email, "super_admin");
     }
@@ -374,6 +376,56 @@ TEST(card_refunds, a_stripe_outage_retries_the_job_and_a_refusal_keeps_what_was_
     const auto owed = w.quote(vm2, "credits");
     EXPECT_GE(owed, quoted - rest_of_newer - 5);
     EXPECT_LE(owed, quoted - rest_of_newer);
+}
+
+TEST(card_refunds, an_unanswered_refund_is_asked_again_with_its_key_once_the_job_gave_up) {
+    refund_world w("  prepaid: true\n  sweep_interval: 300ms\n");
+    const auto c = sign_up(w.api, "payer@example.com");
+    const auto t = c.access_token;
+    w.save_card(t);
+    const std::string topup = w.top_up(t, 10'000);
+    const std::string vm1 = w.order(t, "web-01");
+    const std::string vm2 = w.order(t, "web-02");
+    const auto server_error = [&] {
+        w.stripe.fail_next_request(500, "api_error", "", "Something went wrong on Stripe's end.");
+    };
+
+    // Stripe fails all three attempts of the job: it may have acted, so the job ends failed with
+    // the refund still asked for. The next sweep asks again with the same key: one refund.
+    for (int i = 0; i < 3; ++i) server_error();
+    const auto job1 = w.refund(vm1, "stripe");
+    EXPECT_EQ(w.job_state(job1), "failed");
+    EXPECT_EQ(w.query("SELECT attempts FROM jobs WHERE uid = '" + job1 + "'"), "3");
+    const auto r1 = w.number("SELECT amount FROM provider_refunds WHERE job_uid = '" + job1 + "'");
+    EXPECT_TRUE(eventually([&] { return w.recorded(job1).ends_with(":succeeded"); }))
+        << w.recorded(job1);
+    EXPECT_EQ(w.recorded(job1), topup + ":" + std::to_string(r1) + ":succeeded");
+    EXPECT_EQ(join(w.stripe_refunds(job1)), topup + ":" + std::to_string(r1));
+    std::this_thread::sleep_for(std::chrono::seconds(1));  // three more sweeps
+    EXPECT_EQ(w.stripe.counts().refunds, 1u);
+
+    // The same, but Stripe then refuses outright (nothing was refunded): the VM's paid time stays
+    // ended, and the amount goes to the owner's credits instead, with a mail.
+    const std::string balance =
+        "SELECT balance FROM credit_accounts c JOIN users u ON "
+        "u.id = c.user_id WHERE u.email = 'payer@example.com'";
+    const auto before = w.number(balance);
+    for (int i = 0; i < 3; ++i) server_error();
+    w.stripe.fail_next_request(400, "invalid_request_error", "charge_already_refunded",
+                               "Charge has already been refunded.");
+    const auto job2 = w.refund(vm2, "stripe");
+    EXPECT_EQ(w.job_state(job2), "failed");
+    const auto r2 = w.number("SELECT amount FROM provider_refunds WHERE job_uid = '" + job2 + "'");
+    EXPECT_TRUE(eventually([&] { return w.recorded(job2).ends_with(":released"); }))
+        << w.recorded(job2);
+    EXPECT_EQ(w.number(balance), before + r2);
+    EXPECT_EQ(w.query("SELECT expires_at <= now() FROM instances WHERE id = " + vm2), "t");
+    EXPECT_EQ(w.query("SELECT count(*) FROM mail_outbox WHERE subject = 'Your refund was added to "
+                      "your credits' AND body LIKE '%already been refunded%'"),
+              "1");
+    EXPECT_EQ(w.stripe.counts().refunds, 1u);
+    EXPECT_EQ(w.number("SELECT refunded_amount FROM payments WHERE external_id = '" + topup + "'"),
+              r1);
 }
 
 TEST(card_refunds, need_a_configured_payment_provider) {
