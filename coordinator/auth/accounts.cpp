@@ -1,4 +1,5 @@
 #include "coordinator/auth/accounts.hpp"
+#include "common/ascii_case.hpp"
 
 #include "common/secrets.hpp"
 #include "coordinator/api/api_error.hpp"
@@ -15,16 +16,6 @@
 namespace vpsfleet::auth {
 
 namespace {
-
-std::string lower(std::string s) {
-    std::ranges::transform(s, s.begin(), [](unsigned char c) { return std::tolower(c); });
-    return s;
-}
-
-std::string upper(std::string s) {
-    std::ranges::transform(s, s.begin(), [](unsigned char c) { return std::toupper(c); });
-    return s;
-}
 
 std::string random_hex(std::size_t bytes) {
     init_sodium();
@@ -53,7 +44,7 @@ void validate_password(const std::string& password) {
 }
 
 account_ref create_account(pqxx::work& tx, const new_account& a) {
-    const std::string email = lower(a.email);
+    const std::string email = ascii_lower(a.email);
     if (!valid_email(email)) throw api::bad_request("Invalid email", {{"field", "email"}});
     validate_password(a.password);
     if (a.fullname.empty() || a.fullname.size() > 120) {
@@ -69,7 +60,7 @@ account_ref create_account(pqxx::work& tx, const new_account& a) {
     const auto rows = tx.exec_params(
         "INSERT INTO users (uid, email, password_hash, fullname, country, language) "
         "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING id",
-        uid, email, hash_password(a.password), a.fullname, upper(a.country), a.language);
+        uid, email, hash_password(a.password), a.fullname, ascii_upper(a.country), a.language);
     if (rows.empty()) {
         throw api::conflict("email_taken", "An account with this email already exists");
     }
@@ -81,8 +72,9 @@ sign_in_result sign_in(pqxx::connection& conn, const session_issuer& sessions,
                        const std::optional<std::string>& code) {
     pqxx::work tx(conn);
     const auto rows = tx.exec_params(
-        "SELECT id, uid, password_hash, status, mfa_enabled FROM users WHERE lower(email) = $1",
-        lower(email));
+        "SELECT id, uid, password_hash, status, mfa_enabled FROM users WHERE lower(email) = "
+        "$1",
+        ascii_lower(email));
     // Hash anyway when the account is unknown, so timing does not reveal which emails exist.
     static const std::string decoy = hash_password(secrets::random_token("", 16));
     const bool found = !rows.empty() && !rows[0][2].is_null();
@@ -110,10 +102,12 @@ sign_in_result sign_in(pqxx::connection& conn, const session_issuer& sessions,
 
 void request_password_reset(pqxx::connection& conn, const reset_settings& settings,
                             const std::string& email) {
-    if (!valid_email(lower(email))) throw api::bad_request("Invalid email", {{"field", "email"}});
+    if (!valid_email(ascii_lower(email)))
+        throw api::bad_request("Invalid email", {{"field", "email"}});
     pqxx::work tx(conn);
-    const auto rows = tx.exec_params(
-        "SELECT id, email FROM users WHERE lower(email) = $1 AND status = 'active'", lower(email));
+    const auto rows =
+        tx.exec_params("SELECT id, email FROM users WHERE lower(email) = $1 AND status = 'active'",
+                       ascii_lower(email));
     if (rows.empty()) return;
     const std::string token = random_hex(32);
     tx.exec_params(

@@ -1,4 +1,5 @@
 #include "coordinator/billing/stripe_client.hpp"
+#include "common/ascii_case.hpp"
 
 #include "common/build_info.hpp"
 #include "common/log.hpp"
@@ -86,11 +87,6 @@ std::string wire_currency(const std::string& currency) {
     return out;
 }
 
-std::string upper(std::string s) {
-    for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return s;
-}
-
 // A string field; an expanded object counts as its id; null or absent as "".
 std::string text(const json& object, const char* key) {
     if (!object.is_object()) return {};
@@ -112,7 +108,7 @@ payment_intent intent_from(const json& o) {
     pi.id = text(o, "id");
     pi.status = text(o, "status");
     pi.amount = integer(o, "amount");
-    pi.currency = upper(text(o, "currency"));
+    pi.currency = ascii_upper(text(o, "currency"));
     pi.client_secret = text(o, "client_secret");
     pi.customer = text(o, "customer");
     pi.payment_method = text(o, "payment_method");
@@ -349,7 +345,7 @@ class stripe_provider final : public payment_provider {
         const json re =
             with_id(call(to_, "POST", "/v1/refunds", params, idempotency_key), "POST /v1/refunds");
         return {text(re, "id"), text(re, "status"), integer(re, "amount"),
-                upper(text(re, "currency"))};
+                ascii_upper(text(re, "currency"))};
     }
 
   private:

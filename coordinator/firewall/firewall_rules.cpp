@@ -1,4 +1,5 @@
 #include "coordinator/firewall/firewall_rules.hpp"
+#include "common/ascii_case.hpp"
 
 #include <arpa/inet.h>
 
@@ -97,18 +98,6 @@ std::string canonical_ports(const std::vector<port_range>& ports) {
     return out;
 }
 
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
-std::string upper(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-    return s;
-}
-
 // The field as a string, when present and not null; anything else there is a 400.
 std::optional<std::string> string_field(const json& body, const char* field) {
     const auto it = body.find(field);
@@ -118,13 +107,13 @@ std::optional<std::string> string_field(const json& body, const char* field) {
 }
 
 std::string direction_of(const std::string& value) {
-    const auto d = lower(value);
+    const auto d = ascii_lower(value);
     if (d != "in" && d != "out") throw invalid_rule("direction", "direction must be in or out");
     return d;
 }
 
 std::string action_of(const std::string& value) {
-    const auto a = upper(value);
+    const auto a = ascii_upper(value);
     if (a != "ACCEPT" && a != "DROP" && a != "REJECT")
         throw invalid_rule("action", "action must be ACCEPT, DROP or REJECT");
     return a;
@@ -132,7 +121,7 @@ std::string action_of(const std::string& value) {
 
 std::optional<std::string> proto_of(const std::string& value) {
     if (value.empty()) return std::nullopt;
-    auto p = lower(value);
+    auto p = ascii_lower(value);
     if (p == "ipv6-icmp") p = "icmpv6";
     static const std::vector<std::string> known = {"tcp",  "udp",    "sctp", "udplite",
                                                    "icmp", "icmpv6", "esp",  "ah"};
@@ -264,7 +253,7 @@ json to_api_json(const rule& r) {
 
 json to_command_json(const rule& r) {
     json out = {{"direction", r.direction},
-                {"action", lower(r.action)},
+                {"action", ascii_lower(r.action)},
                 {"source_ports", ports_json(r.sport, "sport")},
                 {"destination_ports", ports_json(r.dport, "dport")},
                 {"comment", r.uid}};

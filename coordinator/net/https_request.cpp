@@ -1,4 +1,5 @@
 #include "coordinator/net/https_request.hpp"
+#include "common/ascii_case.hpp"
 
 #include <curl/curl.h>
 
@@ -48,12 +49,6 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
-
 // curl hands over each header line, status lines included; a new status line (after a 100
 // Continue, say) starts the headers afresh.
 std::size_t collect_header(char* data, std::size_t size, std::size_t nitems, void* userdata) {
@@ -66,7 +61,7 @@ std::size_t collect_header(char* data, std::size_t size, std::size_t nitems, voi
     }
     const auto colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) return n;
-    x->res->headers.emplace_back(lower(trim(line.substr(0, colon))),
+    x->res->headers.emplace_back(ascii_lower(trim(line.substr(0, colon))),
                                  std::string(trim(line.substr(colon + 1))));
     return n;
 }
@@ -112,7 +107,7 @@ transport_error::transport_error(std::string code, const std::string& message)
     : std::runtime_error(message), code(std::move(code)) {}
 
 std::string response::header(std::string_view name) const {
-    const std::string wanted = lower(name);
+    const std::string wanted = ascii_lower(name);
     for (const auto& [key, value] : headers) {
         if (key == wanted) return value;
     }

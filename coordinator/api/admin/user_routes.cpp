@@ -1,4 +1,5 @@
 // /users in LNVPS shapes (AdminUserInfo): list with search, get, update.
+#include "common/ascii_case.hpp"
 #include "coordinator/api/admin/business_routes.hpp"
 #include "coordinator/api/admin/fields.hpp"
 #include "coordinator/api/admin/read_routes.hpp"
@@ -42,7 +43,8 @@ const std::string k_user_select =
 
 // search: a Nostr pubkey (hex), or a part of the email address.
 const std::string k_user_filter =
-    "WHERE ($1::text IS NULL OR u.pubkey = lower($1) OR strpos(lower(u.email), lower($1)) > 0) ";
+    "WHERE ($1::text IS NULL OR u.pubkey = lower($1) OR strpos(lower(u.email), "
+    "lower($1)) > 0) ";
 
 // The account's Nostr key is "" until it has one (LNVPS accounts always do).
 json user_json(const pqxx::row& r) {
@@ -81,16 +83,6 @@ struct user_patch {
     std::optional<std::string> status;  // AdminUserStatus: active or suspended
 };
 
-std::string upper(std::string s) {
-    std::ranges::transform(s, s.begin(), [](unsigned char c) { return std::toupper(c); });
-    return s;
-}
-
-std::string lower(std::string s) {
-    std::ranges::transform(s, s.begin(), [](unsigned char c) { return std::tolower(c); });
-    return s;
-}
-
 user_patch parse_patch(const json& body) {
     user_patch p;
     if (auto email = optional_string(body, "email")) {
@@ -98,7 +90,7 @@ user_patch parse_patch(const json& body) {
         if (email->size() > 254 || !std::regex_match(*email, k_email)) {
             throw bad_request("email is not a valid email address", {{"field", "email"}});
         }
-        p.text.emplace_back("email", lower(*email));
+        p.text.emplace_back("email", ascii_lower(*email));
     }
     p.contact_nip17 = optional_bool(body, "contact_nip17");
     p.contact_email = optional_bool(body, "contact_email");
@@ -112,7 +104,7 @@ user_patch parse_patch(const json& body) {
                               {{"field", "country_code"}});
         }
         p.text.emplace_back("country",
-                            country->empty() ? std::nullopt : std::optional(upper(*country)));
+                            country->empty() ? std::nullopt : std::optional(ascii_upper(*country)));
     }
     for (const char* field :
          {"billing_name", "billing_address_1", "billing_address_2", "billing_city", "billing_state",

@@ -1,4 +1,5 @@
 #include "coordinator/api/customer/member_routes.hpp"
+#include "common/ascii_case.hpp"
 
 #include "coordinator/api/api_error.hpp"
 #include "coordinator/api/body.hpp"
@@ -28,10 +29,7 @@ constexpr const char* k_member_path = "/projects/{project}/members/{email}";
 std::string normalized_email(std::string_view raw) {
     const auto first = raw.find_first_not_of(" \t\r\n");
     if (first == std::string_view::npos) return {};
-    std::string out(raw.substr(first, raw.find_last_not_of(" \t\r\n") - first + 1));
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-    return out;
+    return ascii_lower(raw.substr(first, raw.find_last_not_of(" \t\r\n") - first + 1));
 }
 
 api_error invalid(const std::string& field, const std::string& message) {
