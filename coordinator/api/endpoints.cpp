@@ -60,6 +60,11 @@ asio::awaitable<void> endpoints::check(const access& rule, const http::path_para
         co_return;
     }
     if (c.who.type == kind::api_key) {
+        if (rule.account_holder_only) {
+            throw forbidden("forbidden",
+                            "An API key acts inside its own project; this route needs the "
+                            "account holder's sign-in");
+        }
         if (const auto it = params.find("project");
             it != params.end() && it->second != c.who.project_uid) {
             throw forbidden("forbidden", "API key is not valid for this project.");

@@ -19,8 +19,12 @@ struct access {
     bool open = false;
     std::uint64_t key_permission = 0;  // customer: bit an API key must hold (0: none needed)
     std::string operator_permission;   // admin: "resource::action"; empty: any operator
+    // customer: the account's own sign-in only. A project API key acts inside its project; the
+    // account's money, credentials and other projects are not its to touch.
+    bool account_holder_only = false;
     static access anyone() { return {true, 0, {}}; }
     static access signed_in() { return {}; }
+    static access account_holder() { return {false, 0, {}, true}; }
     static access key(std::uint64_t bits) { return {false, bits, {}}; }
     static access op(std::string permission) { return {false, 0, std::move(permission)}; }
 };

@@ -181,3 +181,55 @@ TEST_F(api_key_update, a_key_grants_no_more_than_it_holds) {
     EXPECT_EQ(lowered.status, 200) << lowered.raw;
     EXPECT_EQ(stored(target.uid), "target|64");
 }
+
+// A key acts inside its project: even with every permission it cannot spend the account's money,
+// read its billing, change its credentials or limits, or open projects; the owner still can.
+TEST_F(api_key_update, a_key_with_every_permission_stays_out_of_the_account) {
+    const auto owner = sign_up(api(), "account-owner@example.com");
+    const std::string project = first_project(api(), owner.access_token);
+    const auto all = create_key(project, owner.access_token, 2147483647, "everything");
+    const std::string key =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDw4aKQBT7gNLKjHljVcrqkA3eAk03Y7zBz+pOjRHOxP k@host";
+    const struct {
+        const char* method;
+        const char* path;
+        json body;
+    } routes[] = {
+        {"GET", "/billing/credits", nullptr},
+        {"GET", "/billing/overview", nullptr},
+        {"GET", "/billing/invoices", nullptr},
+        {"GET", "/billing/settings", nullptr},
+        {"PUT", "/billing/settings", {{"autorechargeEnabled", false}}},
+        {"POST", "/billing/alerts", {{"thresholdOre", 10000}}},
+        {"POST", "/billing/top-up", {{"amountOre", 20000}}},
+        {"GET", "/billing/payment-methods", nullptr},
+        {"POST", "/billing/promo", {{"code", "WELCOME"}}},
+        {"GET", "/billing/details", nullptr},
+        {"POST", "/account/sshkeys", {{"name", "k"}, {"publicKey", key}}},
+        {"GET", "/account/sshkeys", nullptr},
+        {"PATCH", "/account/profile", {{"name", "Mallory"}}},
+        {"POST", "/account/mfa/enable", json::object()},
+        {"GET", "/account/limits", nullptr},
+        {"POST", "/account/limit-requests", {{"reason", "more"}, {"instances", 50}}},
+        {"POST", "/projects", {{"name", "side project"}}},
+    };
+    const std::string before = query(
+        "SELECT (SELECT count(*) FROM projects) || '|' || (SELECT count(*) FROM "
+        "account_ssh_keys) || '|' || (SELECT count(*) FROM limit_requests) || '|' || "
+        "(SELECT count(*) FROM payments)");
+    for (const auto& r : routes) {
+        const auto answer = api().call(r.method, std::string("/api/v1") + r.path, r.body,
+                                       api_client::bearer(all.secret));
+        EXPECT_EQ(answer.status, 403) << r.method << " " << r.path << ": " << answer.raw;
+        EXPECT_EQ(answer.body["error"]["code"], "forbidden") << r.path;
+    }
+    EXPECT_EQ(query("SELECT (SELECT count(*) FROM projects) || '|' || (SELECT count(*) FROM "
+                    "account_ssh_keys) || '|' || (SELECT count(*) FROM limit_requests) || '|' || "
+                    "(SELECT count(*) FROM payments)"),
+              before);
+    // Inside its project the key still works, and the owner reaches the account.
+    EXPECT_EQ(api().get("/api/v1/projects/" + project + "/instances", all.secret).status, 200);
+    EXPECT_EQ(api().get("/api/v1/projects", all.secret).status, 200);
+    EXPECT_EQ(api().get("/api/v1/billing/credits", owner.access_token).status, 200);
+    EXPECT_EQ(api().get("/api/v1/account/limits", owner.access_token).status, 200);
+}

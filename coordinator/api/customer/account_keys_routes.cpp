@@ -37,7 +37,7 @@ std::string key_name(const json& body) {
 }  // namespace
 
 void add_account_key_routes(endpoints& api, services& s) {
-    api.add(verb::get, "/account/sshkeys", access::signed_in(),
+    api.add(verb::get, "/account/sshkeys", access::account_holder(),
             [&s](http::request&, const path_params&, call& c) -> asio::awaitable<http::response> {
                 const std::int64_t user_id = c.who.user_id;
                 auto list = [user_id](pqxx::connection& conn) {
@@ -61,7 +61,7 @@ void add_account_key_routes(endpoints& api, services& s) {
             });
 
     api.add(
-        verb::post, "/account/sshkeys", access::signed_in(),
+        verb::post, "/account/sshkeys", access::account_holder(),
         [&s](http::request& req, const path_params&, call& c) -> asio::awaitable<http::response> {
             const json body = json_body(req);
             const std::string name = key_name(body);
@@ -85,7 +85,7 @@ void add_account_key_routes(endpoints& api, services& s) {
             co_return json_reply({{"ssh_key", added}}, http::status::created);
         });
 
-    api.add(verb::delete_, "/account/sshkeys/{key}", access::signed_in(),
+    api.add(verb::delete_, "/account/sshkeys/{key}", access::account_holder(),
             [&s](http::request&, const path_params& p, call& c) -> asio::awaitable<http::response> {
                 const std::string uid = p.at("key");
                 auto remove = [&](pqxx::connection& conn) {

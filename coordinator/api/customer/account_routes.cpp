@@ -57,7 +57,7 @@ void add_account_routes(endpoints& api, services& s) {
             });
 
     api.add(
-        verb::patch, "/account/profile", access::signed_in(),
+        verb::patch, "/account/profile", access::account_holder(),
         [&s](http::request& req, const path_params&, call& c) -> asio::awaitable<http::response> {
             const json body = json_body(req);
             const auto fullname = optional_string(body, "fullname");
@@ -85,7 +85,7 @@ void add_account_routes(endpoints& api, services& s) {
             co_return json_reply(profile);
         });
 
-    api.add(verb::post, "/account/mfa/enable", access::signed_in(),
+    api.add(verb::post, "/account/mfa/enable", access::account_holder(),
             [&s](http::request&, const path_params&, call& c) -> asio::awaitable<http::response> {
                 auto begin = [&](pqxx::connection& conn) {
                     return auth::begin_mfa(conn, s.keys.box(conn), c.who.user_id, s.cfg.mfa_issuer);
@@ -96,7 +96,7 @@ void add_account_routes(endpoints& api, services& s) {
             });
 
     api.add(
-        verb::post, "/account/mfa/confirm", access::signed_in(),
+        verb::post, "/account/mfa/confirm", access::account_holder(),
         [&s](http::request& req, const path_params&, call& c) -> asio::awaitable<http::response> {
             const std::string code = six_digit_code(json_body(req));
             auto confirm = [&](pqxx::connection& conn) {
@@ -114,7 +114,7 @@ void add_account_routes(endpoints& api, services& s) {
         });
 
     api.add(
-        verb::post, "/account/mfa/disable", access::signed_in(),
+        verb::post, "/account/mfa/disable", access::account_holder(),
         [&s](http::request& req, const path_params&, call& c) -> asio::awaitable<http::response> {
             const std::string code = six_digit_code(json_body(req));
             auto disable = [&](pqxx::connection& conn) {

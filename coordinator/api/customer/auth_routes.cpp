@@ -54,7 +54,7 @@ void add_email_verification_routes(endpoints& api, services& s) {
             co_return no_content();
         });
 
-    api.add(verb::post, "/auth/verify-email/resend", access::signed_in(),
+    api.add(verb::post, "/auth/verify-email/resend", access::account_holder(),
             [&s](http::request&, const path_params&, call& c) -> asio::awaitable<http::response> {
                 const auto settings = verification_settings(s);
                 auto resend = [&](pqxx::connection& conn) {

@@ -65,7 +65,7 @@ std::optional<std::string> unless_empty(const std::string& s) {
 }  // namespace
 
 void add_billing_details_routes(endpoints& api, services& s) {
-    api.add(verb::get, "/billing/details", access::signed_in(),
+    api.add(verb::get, "/billing/details", access::account_holder(),
             [&s](http::request&, const path_params&, call& c) -> asio::awaitable<http::response> {
                 const std::int64_t user_id = billing_user(c);
                 auto read = [user_id](pqxx::connection& conn) {
@@ -92,7 +92,7 @@ void add_billing_details_routes(endpoints& api, services& s) {
             });
 
     api.add(
-        verb::put, "/billing/details", access::signed_in(),
+        verb::put, "/billing/details", access::account_holder(),
         [&s](http::request& req, const path_params&, call& c) -> asio::awaitable<http::response> {
             const std::int64_t user_id = billing_user(c);
             const details d = parse(json_body(req));

@@ -124,7 +124,7 @@ std::int64_t billing_user(const call& c) {
 }
 
 void add_billing_routes(endpoints& api, services& s) {
-    api.add(verb::get, "/billing/credits", access::signed_in(),
+    api.add(verb::get, "/billing/credits", access::account_holder(),
             [&s](http::request&, const path_params&, call& c) -> asio::awaitable<http::response> {
                 const std::int64_t user_id = billing_user(c);
                 auto read = [user_id](pqxx::connection& conn) {
@@ -145,7 +145,7 @@ void add_billing_routes(endpoints& api, services& s) {
                 co_return json_reply(out);
             });
 
-    api.add(verb::get, "/billing/overview", access::signed_in(),
+    api.add(verb::get, "/billing/overview", access::account_holder(),
             [&s](http::request&, const path_params&, call& c) -> asio::awaitable<http::response> {
                 const std::int64_t user_id = billing_user(c);
                 const bool prepaid = s.billing.prepaid;
@@ -207,7 +207,7 @@ void add_billing_routes(endpoints& api, services& s) {
             });
 
     api.add(
-        verb::get, "/billing/usage", access::signed_in(),
+        verb::get, "/billing/usage", access::account_holder(),
         [&s](http::request&, const path_params&, call& c) -> asio::awaitable<http::response> {
             const std::int64_t user_id = billing_user(c);
             auto read = [user_id](pqxx::connection& conn) {
@@ -240,7 +240,7 @@ void add_billing_routes(endpoints& api, services& s) {
             co_return json_reply(out);
         });
 
-    api.add(verb::get, "/billing/invoices", access::signed_in(),
+    api.add(verb::get, "/billing/invoices", access::account_holder(),
             [&s](http::request&, const path_params&, call& c) -> asio::awaitable<http::response> {
                 const std::int64_t user_id = billing_user(c);
                 auto read = [user_id](pqxx::connection& conn) {
@@ -254,7 +254,7 @@ void add_billing_routes(endpoints& api, services& s) {
                 co_return json_reply(out);
             });
 
-    api.add(verb::get, "/billing/invoices/{uid}/pdf", access::signed_in(),
+    api.add(verb::get, "/billing/invoices/{uid}/pdf", access::account_holder(),
             [&s](http::request&, const path_params& p, call& c) -> asio::awaitable<http::response> {
                 const std::int64_t user_id = billing_user(c);
                 const std::string uid = p.at("uid");
@@ -273,7 +273,7 @@ void add_billing_routes(endpoints& api, services& s) {
                 co_return res;
             });
 
-    api.add(verb::get, "/billing/settings", access::signed_in(),
+    api.add(verb::get, "/billing/settings", access::account_holder(),
             [&s](http::request&, const path_params&, call& c) -> asio::awaitable<http::response> {
                 const std::int64_t user_id = billing_user(c);
                 auto read = [user_id](pqxx::connection& conn) {
@@ -285,7 +285,7 @@ void add_billing_routes(endpoints& api, services& s) {
             });
 
     api.add(
-        verb::put, "/billing/settings", access::signed_in(),
+        verb::put, "/billing/settings", access::account_holder(),
         [&s](http::request& req, const path_params&, call& c) -> asio::awaitable<http::response> {
             const std::int64_t user_id = billing_user(c);
             const json body = json_body(req);
@@ -322,7 +322,7 @@ void add_billing_routes(endpoints& api, services& s) {
             co_return no_content();
         });
 
-    api.add(verb::get, "/billing/alerts", access::signed_in(),
+    api.add(verb::get, "/billing/alerts", access::account_holder(),
             [&s](http::request&, const path_params&, call& c) -> asio::awaitable<http::response> {
                 const std::int64_t user_id = billing_user(c);
                 auto read = [user_id](pqxx::connection& conn) {
@@ -334,7 +334,7 @@ void add_billing_routes(endpoints& api, services& s) {
             });
 
     api.add(
-        verb::post, "/billing/alerts", access::signed_in(),
+        verb::post, "/billing/alerts", access::account_holder(),
         [&s](http::request& req, const path_params&, call& c) -> asio::awaitable<http::response> {
             const std::int64_t user_id = billing_user(c);
             const auto threshold = optional_int(json_body(req), "thresholdOre");
@@ -357,7 +357,7 @@ void add_billing_routes(endpoints& api, services& s) {
             co_return no_content();
         });
 
-    api.add(verb::delete_, "/billing/alerts/{thresholdOre}", access::signed_in(),
+    api.add(verb::delete_, "/billing/alerts/{thresholdOre}", access::account_holder(),
             [&s](http::request&, const path_params& p, call& c) -> asio::awaitable<http::response> {
                 const std::int64_t user_id = billing_user(c);
                 const std::int64_t threshold = threshold_param(p);

@@ -124,7 +124,7 @@ void refuse_resize_over_limits(pqxx::work& tx, const services& s, std::int64_t c
 }
 
 void add_limit_routes(endpoints& api, services& s) {
-    api.add(verb::get, "/account/limits", access::signed_in(),
+    api.add(verb::get, "/account/limits", access::account_holder(),
             [&s](http::request&, const path_params&, call& c) -> asio::awaitable<http::response> {
                 auto read = [&](pqxx::connection& conn) {
                     pqxx::work tx(conn);
@@ -139,7 +139,7 @@ void add_limit_routes(endpoints& api, services& s) {
             });
 
     api.add(
-        verb::get, "/account/limit-requests", access::signed_in(),
+        verb::get, "/account/limit-requests", access::account_holder(),
         [&s](http::request&, const path_params&, call& c) -> asio::awaitable<http::response> {
             auto list = [&](pqxx::connection& conn) {
                 pqxx::work tx(conn);
@@ -155,7 +155,7 @@ void add_limit_routes(endpoints& api, services& s) {
         });
 
     api.add(
-        verb::post, "/account/limit-requests", access::signed_in(),
+        verb::post, "/account/limit-requests", access::account_holder(),
         [&s](http::request& req, const path_params&, call& c) -> asio::awaitable<http::response> {
             const new_request r = parse_request(json_body(req));
             auto create = [&](pqxx::connection& conn) {

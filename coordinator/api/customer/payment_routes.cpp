@@ -122,7 +122,7 @@ using card_change =
 
 void add_saved_card_route(endpoints& api, services& s, verb method_verb, const std::string& path,
                           const std::string& action, card_change change) {
-    api.add(method_verb, path, access::signed_in(),
+    api.add(method_verb, path, access::account_holder(),
             [&s, action, change](http::request&, const path_params& p,
                                  call& c) -> asio::awaitable<http::response> {
                 const std::int64_t user_id = billing_user(c);
@@ -158,7 +158,7 @@ void add_saved_card_route(endpoints& api, services& s, verb method_verb, const s
 
 void add_payment_routes(endpoints& api, services& s) {
     api.add(
-        verb::post, "/billing/top-up", access::signed_in(),
+        verb::post, "/billing/top-up", access::account_holder(),
         [&s](http::request& req, const path_params&, call& c) -> asio::awaitable<http::response> {
             const std::int64_t user_id = billing_user(c);
             const json body = json_body(req);
@@ -228,7 +228,7 @@ void add_payment_routes(endpoints& api, services& s) {
             co_return json_reply(out);
         });
 
-    api.add(verb::get, "/billing/payment-methods", access::signed_in(),
+    api.add(verb::get, "/billing/payment-methods", access::account_holder(),
             [&s](http::request&, const path_params&, call& c) -> asio::awaitable<http::response> {
                 const std::int64_t user_id = billing_user(c);
                 auto list = [&](pqxx::connection& conn) {
@@ -269,7 +269,7 @@ void add_payment_routes(endpoints& api, services& s) {
                 co_return json_reply(out);
             });
 
-    api.add(verb::post, "/billing/payment-methods/stripe", access::signed_in(),
+    api.add(verb::post, "/billing/payment-methods/stripe", access::account_holder(),
             [&s](http::request&, const path_params&, call& c) -> asio::awaitable<http::response> {
                 const std::int64_t user_id = billing_user(c);
                 billing::payment_provider& pay = provider(s);

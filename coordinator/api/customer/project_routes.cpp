@@ -151,7 +151,7 @@ void add_project_routes(endpoints& api, services& s) {
             });
 
     api.add(
-        verb::post, "/projects", access::key(auth::permission::write_settings),
+        verb::post, "/projects", access::account_holder(),
         [&s](http::request& req, const path_params&, call& c) -> asio::awaitable<http::response> {
             const json body = json_body(req);
             const auto given = body.find("name");

@@ -26,7 +26,7 @@ api_error promo_refusal(const billing::billing_error& e) {
 
 void add_promo_routes(endpoints& api, services& s) {
     api.add(
-        verb::post, "/billing/promo", access::signed_in(),
+        verb::post, "/billing/promo", access::account_holder(),
         [&s](http::request& req, const path_params&, call& c) -> asio::awaitable<http::response> {
             const std::int64_t user_id = billing_user(c);
             const auto code =
