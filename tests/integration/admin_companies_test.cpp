@@ -5,10 +5,12 @@
 // invoices issued in the name of the company of the VM's region.
 #include "coordinator/billing/ledger.hpp"
 #include "coordinator/billing/prepaid.hpp"
+#include "coordinator/store/migrations.hpp"
 #include "tests/integration/api_fixture.hpp"
 #include "tests/integration/test_helpers.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/temp_file.hpp"
+#include "tests/support/throwaway_postgres.hpp"
 
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
@@ -190,6 +192,25 @@ TEST(admin_companies, crud_follows_the_document_and_refusals_write_nothing) {
     EXPECT_EQ(w.query("SELECT after->>'name' FROM audit_log WHERE action = 'company.create' "
                       "ORDER BY id LIMIT 1"),
               "Acme Hosting GmbH");
+}
+
+// regions.company_id existed before companies did: what it held is cleared, then it is a real
+// foreign key.
+TEST(admin_companies, the_migration_clears_region_company_ids_that_name_nothing) {
+    const auto url = fresh_database();
+    pqxx::connection conn(url);
+    const auto& all = vpsfleet::store::embedded_migrations();
+    const auto companies = std::ranges::find_if(
+        all, [](const auto& m) { return m.name.starts_with("0030_companies"); });
+    ASSERT_NE(companies, all.end());
+    vpsfleet::store::apply_migrations(
+        conn, std::vector<vpsfleet::store::migration>(all.begin(), companies));
+    exec_sql(url, "INSERT INTO regions (name, company_id) VALUES ('old', 42)");
+    vpsfleet::store::apply_migrations(conn, all);
+    EXPECT_EQ(query_text(url, "SELECT count(*) FROM regions WHERE company_id IS NOT NULL"), "0");
+    EXPECT_EQ(query_text(url, "SELECT count(*) FROM regions WHERE name = 'old'"), "1");
+    EXPECT_THROW(exec_sql(url, "UPDATE regions SET company_id = 42 WHERE name = 'old'"),
+                 pqxx::foreign_key_violation);
 }
 
 namespace {

@@ -13,6 +13,7 @@
 #include "coordinator/store/sql.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <regex>
 
