@@ -5,6 +5,7 @@
 #include "common/pki.hpp"
 #include "coordinator/api/admin/app_routes.hpp"
 #include "coordinator/api/admin/business_routes.hpp"
+#include "coordinator/api/admin/company_routes.hpp"
 #include "coordinator/api/admin/custom_pricing_routes.hpp"
 #include "coordinator/api/admin/fleet_routes.hpp"
 #include "coordinator/api/admin/ipam_routes.hpp"
@@ -145,6 +146,7 @@ void service::add_routes() {
     api::customer::add_billing_routes(gateway_.customer(), api_services_);
     api::customer::add_payment_routes(gateway_.customer(), api_services_);
     api::admin::add_role_routes(gateway_.admin(), api_services_);
+    api::admin::add_company_routes(gateway_.admin(), api_services_);
     api::admin::add_region_routes(gateway_.admin(), api_services_);
     api::admin::add_host_routes(gateway_.admin(), api_services_);
     api::admin::add_ipam_routes(gateway_.admin(), api_services_);
@@ -160,6 +162,7 @@ void service::add_routes() {
     api::admin::add_vm_routes(gateway_.admin(), api_services_);
     api::admin::add_vm_billing_routes(gateway_.admin(), api_services_);
     api::admin::add_credit_routes(gateway_.admin(), api_services_);
+    api::admin::add_report_routes(gateway_.admin(), api_services_);
     api::admin::add_drift_routes(gateway_.admin(), api_services_);
     api::admin::add_join_token_routes(gateway_.admin(), api_services_);
     api::admin::add_prometheus_routes(gateway_.admin(), api_services_);

@@ -22,4 +22,16 @@ inline seller_info seller_of(const coordinator::billing_config& cfg) {
     return seller;
 }
 
+// The seller printed on the invoice: the company copied onto it at issue, else the configured one.
+inline seller_info seller_for(const invoice& inv, const coordinator::billing_config& cfg) {
+    if (!inv.seller) return seller_of(cfg);
+    seller_info seller;
+    seller.name = inv.seller->name;
+    seller.address_lines = inv.seller->address_lines;
+    seller.vat_id = inv.seller->tax_id.value_or("");
+    seller.email = inv.seller->email.value_or("");
+    seller.phone = inv.seller->phone.value_or("");
+    return seller;
+}
+
 }  // namespace vpsfleet::billing

@@ -170,6 +170,7 @@ void draw_heading(writer& w, const invoice& inv, const seller_info& seller) {
     std::vector<std::string> seller_lines = seller.address_lines;
     if (!seller.vat_id.empty()) seller_lines.push_back("VAT ID: " + seller.vat_id);
     if (!seller.email.empty()) seller_lines.push_back(seller.email);
+    if (!seller.phone.empty()) seller_lines.push_back("Phone: " + seller.phone);
     for (const auto& l : seller_lines) {
         w.text(k_margin, left, l);
         left -= 11;

@@ -13,12 +13,13 @@
 
 namespace vpsfleet::billing {
 
-// Who issues the invoices, from the coordinator's configuration.
+// Who issues the invoice: the company copied onto it, or the coordinator's configured seller.
 struct seller_info {
     std::string name;
     std::vector<std::string> address_lines;
     std::string vat_id;                     // printed as "VAT ID: ..."; empty: left out
     std::string email;                      // empty: left out
+    std::string phone;                      // printed as "Phone: ..."; empty: left out
     std::vector<std::string> footer_lines;  // payment details, registration; at the foot
 };
 

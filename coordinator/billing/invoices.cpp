@@ -56,7 +56,20 @@ const std::string k_invoice_columns =
     "tax_country, billing_name, billing_address_1, billing_address_2, billing_city, "
     "billing_state, billing_postcode, billing_tax_id, billing_email, " +
     micros("issued_at") + ", " + micros("paid_at") + ", " + micros("voided_at") + ", " +
-    micros("period_start") + ", " + micros("period_end") + ", idempotency_key";
+    micros("period_start") + ", " + micros("period_end") +
+    ", idempotency_key, seller_company_id, seller_name, seller_address, seller_tax_id, "
+    "seller_email, seller_phone";
+
+std::vector<std::string> split_lines(const std::string& text) {
+    std::vector<std::string> lines;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const auto end = std::min(text.find('\n', start), text.size());
+        if (end > start) lines.push_back(text.substr(start, end - start));
+        start = end + 1;
+    }
+    return lines;
+}
 
 invoice invoice_from_row(const pqxx::row& r) {
     invoice out;
@@ -87,6 +100,14 @@ invoice invoice_from_row(const pqxx::row& r) {
     out.period_start = opt_time(r[24]);
     out.period_end = opt_time(r[25]);
     out.idempotency_key = opt_text(r[26]);
+    if (!r[27].is_null()) {
+        out.seller = seller_snapshot{r[27].as<std::int64_t>(),
+                                     r[28].as<std::string>(),
+                                     split_lines(opt_text(r[29]).value_or("")),
+                                     opt_text(r[30]),
+                                     opt_text(r[31]),
+                                     opt_text(r[32])};
+    }
     return out;
 }
 
@@ -254,6 +275,26 @@ invoice issue_invoice(pqxx::work& tx, const invoice_draft& draft) {
     if (buyer.empty())
         throw billing_error("user_not_found", "no user " + std::to_string(draft.user_id));
 
+    // The seller's address lines: street lines, "postcode city", state, country.
+    std::optional<std::string> seller_name, seller_address, seller_tax_id, seller_email,
+        seller_phone;
+    if (draft.seller_company_id) {
+        const auto c = tx.exec_params(
+            "SELECT name, concat_ws(E'\\n', NULLIF(address_1, ''), NULLIF(address_2, ''), "
+            "NULLIF(concat_ws(' ', NULLIF(postcode, ''), NULLIF(city, '')), ''), "
+            "NULLIF(state, ''), NULLIF(country_code, '')), tax_id, email, phone "
+            "FROM companies WHERE id = $1",
+            *draft.seller_company_id);
+        if (c.empty())
+            throw billing_error("company_not_found",
+                                "no company " + std::to_string(*draft.seller_company_id));
+        seller_name = c[0][0].as<std::string>();
+        seller_address = opt_text(c[0][1]);
+        seller_tax_id = opt_text(c[0][2]);
+        seller_email = opt_text(c[0][3]);
+        seller_phone = opt_text(c[0][4]);
+    }
+
     const auto when =
         tx.exec_params1("SELECT " + micros("t") +
                             ", extract(year FROM t AT TIME ZONE 'UTC')::int FROM (SELECT "
@@ -279,16 +320,19 @@ invoice issue_invoice(pqxx::work& tx, const invoice_draft& draft) {
               "INSERT INTO invoices (uid, user_id, year, seq, number, currency, subtotal, tax, "
               "total, tax_rate_bp, tax_country, billing_name, billing_address_1, "
               "billing_address_2, billing_city, billing_state, billing_postcode, billing_tax_id, "
-              "billing_email, issued_at, period_start, period_end, idempotency_key) VALUES ($1, "
-              "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, " +
+              "billing_email, issued_at, period_start, period_end, idempotency_key, "
+              "seller_company_id, seller_name, seller_address, seller_tax_id, seller_email, "
+              "seller_phone) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+              "$14, $15, $16, $17, $18, $19, " +
                   from_micros(20) + ", " + from_micros(21) + ", " + from_micros(22) +
-                  ", $23) RETURNING id",
+                  ", $23, $24, $25, $26, $27, $28, $29) RETURNING id",
               secrets::random_token("inv_", 12), draft.user_id, year, seq,
               invoice_number(year, seq), draft.currency, priced.subtotal, priced.tax, priced.total,
               draft.tax_rate_bp, draft.tax_country, opt_text(b[1]), opt_text(b[2]), opt_text(b[3]),
               opt_text(b[4]), opt_text(b[5]), opt_text(b[6]), opt_text(b[7]),
               b[0].as<std::string>(), issued_us, to_micros(draft.period_start),
-              to_micros(draft.period_end), draft.idempotency_key)[0]
+              to_micros(draft.period_end), draft.idempotency_key, draft.seller_company_id,
+              seller_name, seller_address, seller_tax_id, seller_email, seller_phone)[0]
             .as<std::int64_t>();
 
     for (const auto& l : priced.lines)
@@ -301,6 +345,16 @@ invoice issue_invoice(pqxx::work& tx, const invoice_draft& draft) {
             l.instance_id, to_micros(l.period_start), to_micros(l.period_end));
 
     return load_by_id(tx, id);
+}
+
+std::optional<std::int64_t> company_of_instance(pqxx::transaction_base& tx,
+                                                std::int64_t instance_id) {
+    const auto rows = tx.exec_params(
+        "SELECT g.company_id FROM instances i JOIN hosts h ON h.id = i.host_id "
+        "JOIN regions g ON g.id = h.region_id WHERE i.id = $1",
+        instance_id);
+    if (rows.empty()) return std::nullopt;
+    return opt_int(rows[0][0]);
 }
 
 std::optional<invoice> get_invoice(pqxx::transaction_base& tx, const std::string& uid) {

@@ -44,6 +44,9 @@ struct invoice_draft {
     // transaction's now(). For tests and an injected clock: numbers follow issue order, so
     // backdating past another issued invoice of the year would put the numbers out of date order.
     std::optional<time_point> issued_at;
+    // The company (companies table) the invoice is issued in the name of: its name, address,
+    // tax id, email and phone are copied onto the invoice. Empty: the configured seller.
+    std::optional<std::int64_t> seller_company_id;
 };
 
 struct invoice_line {
@@ -70,6 +73,16 @@ struct buyer_snapshot {
     std::string email;
 };
 
+// The company an invoice was issued in the name of, as it was at issue time.
+struct seller_snapshot {
+    std::int64_t company_id = 0;
+    std::string name;
+    std::vector<std::string> address_lines;  // street lines, postcode and city, state, country
+    std::optional<std::string> tax_id;
+    std::optional<std::string> email;
+    std::optional<std::string> phone;
+};
+
 struct invoice {
     std::int64_t id = 0;
     std::string uid;  // inv_...
@@ -85,6 +98,7 @@ struct invoice {
     int tax_rate_bp = 0;
     std::optional<std::string> tax_country;
     buyer_snapshot buyer;
+    std::optional<seller_snapshot> seller;  // empty: issued by the configured seller
     time_point issued_at;
     std::optional<time_point> paid_at;
     std::optional<time_point> voided_at;
@@ -109,11 +123,17 @@ priced_draft price_draft(const invoice_draft& draft);
 // "INV-2026-000042".
 std::string invoice_number(int year, int seq);
 
+// The company of the region the instance's host is in; nullopt while the instance has no host
+// or its region no company.
+std::optional<std::int64_t> company_of_instance(pqxx::transaction_base& tx,
+                                                std::int64_t instance_id);
+
 // Issues the draft in the caller's transaction: the invoice exists, and its number is spent,
 // exactly when the transaction commits. Issuers of one year queue on the year's counter until
 // the one ahead commits or rolls back, so keep the transaction short. Concurrent issues with one
 // idempotency key queue too and yield one invoice, at pqxx::work's READ COMMITTED isolation.
-// Throws billing_error as price_draft does, user_not_found, and idempotency_key_reused.
+// Throws billing_error as price_draft does, user_not_found, company_not_found and
+// idempotency_key_reused.
 invoice issue_invoice(pqxx::work& tx, const invoice_draft& draft);
 
 // nullopt when no invoice has that uid. The caller checks the invoice's user_id against who asks.

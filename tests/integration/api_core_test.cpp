@@ -71,8 +71,8 @@ TEST_F(api_core, unknown_routes_and_wrong_methods_answer_in_each_apis_error_shap
     const auto admin = api().get("/api/admin/v1/nothing");
     EXPECT_EQ(admin.status, 404);
     EXPECT_EQ(admin.body, json({{"error", "route not found: GET /api/admin/v1/nothing"}}));
-    // The LNVPS paths other issues bring answer the same way until then.
-    for (const std::string path : {"/companies", "/reports/time-series"}) {
+    // Unknown paths below real resources answer the same way.
+    for (const std::string path : {"/companies/1/nothing", "/reports/nothing"}) {
         const auto later = api().get("/api/admin/v1" + path);
         EXPECT_EQ(later.status, 404) << path;
         EXPECT_TRUE(later.body["error"].is_string()) << later.raw;

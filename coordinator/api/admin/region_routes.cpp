@@ -1,3 +1,4 @@
+#include "coordinator/api/admin/company_routes.hpp"
 #include "coordinator/api/admin/fleet_routes.hpp"
 #include "coordinator/api/admin/read_routes.hpp"
 #include "coordinator/api/admin/role_routes.hpp"
@@ -74,6 +75,7 @@ void add_region_routes(endpoints& api, services& s) {
             const auto company = optional_int(body, "company_id");
             auto create = [&](pqxx::connection& conn) {
                 pqxx::work tx(conn);
+                require_company(tx, company);
                 const auto rows = tx.exec_params(
                     "INSERT INTO regions (name, company_id) VALUES ($1, $2) "
                     "ON CONFLICT DO NOTHING RETURNING id",
@@ -102,6 +104,7 @@ void add_region_routes(endpoints& api, services& s) {
             auto update = [&](pqxx::connection& conn) {
                 pqxx::work tx(conn);
                 const json before = read_region(tx, id);
+                require_company(tx, company);
                 try {
                     tx.exec_params(
                         "UPDATE regions SET name = COALESCE(NULLIF($2, ''), name), "

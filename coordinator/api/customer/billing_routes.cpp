@@ -258,13 +258,14 @@ void add_billing_routes(endpoints& api, services& s) {
             [&s](http::request&, const path_params& p, call& c) -> asio::awaitable<http::response> {
                 const std::int64_t user_id = billing_user(c);
                 const std::string uid = p.at("uid");
-                const billing::seller_info seller = billing::seller_of(s.billing);
                 auto render = [&](pqxx::connection& conn) {
                     const auto inv = billing::get_invoice(conn, uid);
                     if (!inv || inv->user_id != user_id) {
                         throw not_found("invoice_not_found", "Invoice not found");
                     }
-                    return std::make_pair(inv->number, billing::render_invoice_pdf(*inv, seller));
+                    return std::make_pair(
+                        inv->number,
+                        billing::render_invoice_pdf(*inv, billing::seller_for(*inv, s.billing)));
                 };
                 auto [number, pdf] = co_await s.db.run(render);
                 auto res = http::text_response(http::status::ok, std::move(pdf), "application/pdf");
