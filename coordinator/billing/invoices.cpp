@@ -353,8 +353,12 @@ std::optional<std::int64_t> company_of_instance(pqxx::transaction_base& tx,
         "SELECT g.company_id FROM instances i JOIN hosts h ON h.id = i.host_id "
         "JOIN regions g ON g.id = h.region_id WHERE i.id = $1",
         instance_id);
-    if (rows.empty()) return std::nullopt;
-    return opt_int(rows[0][0]);
+    if (!rows.empty()) return opt_int(rows[0][0]);
+    // Not placed yet (the first period is paid at the order): the fleet's company when every
+    // enabled region belongs to the same one, as for an operator with one legal entity.
+    return opt_int(
+        tx.exec("SELECT min(company_id) FROM regions WHERE enabled HAVING count(*) > 0 AND "
+                "count(company_id) = count(*) AND count(DISTINCT company_id) = 1")[0][0]);
 }
 
 std::optional<invoice> get_invoice(pqxx::transaction_base& tx, const std::string& uid) {

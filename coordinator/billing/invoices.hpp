@@ -123,8 +123,8 @@ priced_draft price_draft(const invoice_draft& draft);
 // "INV-2026-000042".
 std::string invoice_number(int year, int seq);
 
-// The company of the region the instance's host is in; nullopt while the instance has no host
-// or its region no company.
+// The company of the region the instance's host is in; for an instance with no host yet, the
+// company every enabled region belongs to, if they all belong to one. nullopt otherwise.
 std::optional<std::int64_t> company_of_instance(pqxx::transaction_base& tx,
                                                 std::int64_t instance_id);
 

@@ -58,7 +58,7 @@ paid_period pay_period_from_credits(pqxx::work& tx, std::int64_t instance_id, ti
         draft.period_start = start;
         draft.period_end = end;
         draft.idempotency_key = "vm-period:" + paid.payment_uid;
-        // Before its first placement a VM has no host: the configured seller issues that one.
+        // Before its first placement a VM has no host: see company_of_instance for whose name.
         draft.seller_company_id = company_of_instance(tx, instance_id);
         const invoice bill = issue_invoice(tx, draft);
         paid.invoice_uid = bill.uid;

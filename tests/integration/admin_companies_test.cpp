@@ -460,7 +460,8 @@ TEST(admin_reports, invoices_name_the_company_of_the_vm_s_region_as_it_was_at_is
                       acme_paid + "'"),
               std::to_string(w.acme));
 
-    // Outside a company's region (or before the VM has a host): the configured seller.
+    // Outside a company's region, or before the VM has a host while the regions belong to
+    // different companies or none: the configured seller.
     for (const auto vm_id : {plain, unplaced}) {
         text = w.invoice_text(w.pay(vm_id, "EUR"), euro.access_token);
         EXPECT_NE(text.find("vpsfleet"), std::string::npos) << text;
@@ -480,4 +481,9 @@ TEST(admin_reports, invoices_name_the_company_of_the_vm_s_region_as_it_was_at_is
     EXPECT_NE(text.find("Acme Cloud AG"), std::string::npos) << text;
     EXPECT_NE(text.find("Ringstrasse 9"), std::string::npos) << text;
     EXPECT_EQ(text.find("Phone:"), std::string::npos) << text;
+
+    // A VM with no host yet in a fleet whose regions all belong to one company: that company.
+    exec_sql(w.db, "UPDATE regions SET company_id = " + std::to_string(w.acme));
+    text = w.invoice_text(w.pay(unplaced, "EUR"), euro.access_token);
+    EXPECT_NE(text.find("Acme Cloud AG"), std::string::npos) << text;
 }
