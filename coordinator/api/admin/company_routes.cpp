@@ -1,5 +1,6 @@
 #include "coordinator/api/admin/company_routes.hpp"
 
+#include "common/ascii_case.hpp"
 #include "coordinator/api/admin/fields.hpp"
 #include "coordinator/api/admin/read_routes.hpp"
 #include "coordinator/api/admin/role_routes.hpp"
@@ -51,11 +52,6 @@ json read_company(pqxx::work& tx, std::int64_t id) {
                     "company not found", company_json);
 }
 
-std::string upper(std::string s) {
-    std::ranges::transform(s, s.begin(), [](unsigned char c) { return std::toupper(c); });
-    return s;
-}
-
 bool blank(const std::string& s) {
     return std::ranges::all_of(s, [](unsigned char c) { return std::isspace(c) != 0; });
 }
@@ -69,7 +65,7 @@ void check_length(const std::string& field, const std::string& value) {
 
 std::string currency_field(const json& body) {
     const auto given = optional_string(body, "base_currency");
-    const std::string code = upper(given.value_or(""));
+    const std::string code = ascii_upper(given.value_or(""));
     if (std::ranges::find(k_currencies, code) == k_currencies.end()) {
         std::string valid;
         for (const auto c : k_currencies) valid += (valid.empty() ? "" : ", ") + std::string(c);
@@ -87,7 +83,7 @@ std::optional<std::string> optional_text(const json& body, const std::string& fi
     if (!value || value->empty()) return std::nullopt;
     check_length(field, *value);
     if (field == "country_code") {
-        *value = upper(*value);
+        *value = ascii_upper(*value);
         const bool letters =
             std::ranges::all_of(*value, [](unsigned char c) { return c >= 'A' && c <= 'Z'; });
         if (!letters || value->size() < 2 || value->size() > 3) {
@@ -146,15 +142,7 @@ void require_company(pqxx::work& tx, std::optional<std::int64_t> company_id) {
 
 void add_company_routes(endpoints& api, services& s) {
     add_list_route(api, s, "/companies", "company::view", "SELECT count(*) FROM companies",
-                   [](pqxx::work& tx, const page_request& page) {
-                       json items = json::array();
-                       for (const auto& r :
-                            tx.exec_params(k_company_select + "ORDER BY c.id LIMIT $1 OFFSET $2",
-                                           page.limit, page.offset)) {
-                           items.push_back(company_json(r));
-                       }
-                       return items;
-                   });
+                   k_company_select + "ORDER BY c.id", company_json);
     add_get_route(api, s, "/companies/{id}", "company::view", read_company);
 
     api.add(

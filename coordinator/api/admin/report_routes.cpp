@@ -4,6 +4,7 @@
 // company's base currency and null for any other. The time series lists the base currency's
 // payments, or with ?currency= only that currency's; amount is what the payment took (tax
 // included, as /vms/{id}/payments shows it) and tax the part of it that was tax (its invoice's).
+#include "common/ascii_case.hpp"
 #include "coordinator/api/admin/company_routes.hpp"
 #include "coordinator/api/admin/fields.hpp"
 #include "coordinator/api/admin/role_routes.hpp"
@@ -97,8 +98,7 @@ void add_report_routes(endpoints& api, services& s) {
             const report_request r = report_params(req);
             auto currency = query_param(req, "currency");
             if (currency) {
-                std::ranges::transform(*currency, currency->begin(),
-                                       [](unsigned char c) { return std::toupper(c); });
+                *currency = ascii_upper(*currency);
                 if (!billing::is_currency_code(*currency)) {
                     throw bad_request("currency must be a 3-letter currency code such as EUR");
                 }
