@@ -90,15 +90,7 @@ void write_labels(pqxx::work& tx, std::int64_t id, const app_labels& l) {
 
 void add_app_routes(endpoints& api, services& s) {
     add_list_route(api, s, "/apps", "vm_template::view", "SELECT count(*) FROM apps",
-                   [](pqxx::work& tx, const page_request& page) {
-                       json items = json::array();
-                       for (const auto& r :
-                            tx.exec_params(k_select + "ORDER BY slug, id DESC LIMIT $1 OFFSET $2",
-                                           page.limit, page.offset)) {
-                           items.push_back(app_json(r));
-                       }
-                       return items;
-                   });
+                   k_select + "ORDER BY slug, id DESC", app_json);
     add_get_route(api, s, "/apps/{id}", "vm_template::view", read_app);
 
     api.add(

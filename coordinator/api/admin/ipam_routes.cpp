@@ -401,16 +401,8 @@ policy_body parse_policy(const json& body, bool create) {
 
 void add_policy_routes(endpoints& api, services& s) {
     add_list_route(api, s, "/access_policies", "access_policy::view",
-                   "SELECT count(*) FROM access_policies",
-                   [](pqxx::work& tx, const page_request& page) {
-                       json items = json::array();
-                       for (const auto& r :
-                            tx.exec_params(k_policy_select + "ORDER BY p.id LIMIT $1 OFFSET $2",
-                                           page.limit, page.offset)) {
-                           items.push_back(policy_json(r));
-                       }
-                       return items;
-                   });
+                   "SELECT count(*) FROM access_policies", k_policy_select + "ORDER BY p.id",
+                   policy_json);
     add_get_route(api, s, "/access_policies/{id}", "access_policy::view", read_policy);
 
     api.add(
@@ -537,15 +529,7 @@ router_body parse_router(const json& body, bool create) {
 
 void add_router_routes(endpoints& api, services& s) {
     add_list_route(api, s, "/routers", "router::view", "SELECT count(*) FROM routers",
-                   [](pqxx::work& tx, const page_request& page) {
-                       json items = json::array();
-                       for (const auto& r :
-                            tx.exec_params(k_router_select + "ORDER BY r.id LIMIT $1 OFFSET $2",
-                                           page.limit, page.offset)) {
-                           items.push_back(router_json(r));
-                       }
-                       return items;
-                   });
+                   k_router_select + "ORDER BY r.id", router_json);
     add_get_route(api, s, "/routers/{id}", "router::view", read_router);
 
     api.add(

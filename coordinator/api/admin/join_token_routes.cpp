@@ -48,15 +48,7 @@ json read_token(pqxx::work& tx, std::int64_t id) {
 
 void add_join_token_routes(endpoints& api, services& s) {
     add_list_route(api, s, "/join_tokens", "hosts::view", "SELECT count(*) FROM join_tokens",
-                   [](pqxx::work& tx, const page_request& page) {
-                       json items = json::array();
-                       for (const auto& r :
-                            tx.exec_params(k_token_select + "ORDER BY t.id DESC LIMIT $1 OFFSET $2",
-                                           page.limit, page.offset)) {
-                           items.push_back(token_json(r));
-                       }
-                       return items;
-                   });
+                   k_token_select + "ORDER BY t.id DESC", token_json);
     add_get_route(api, s, "/join_tokens/{id}", "hosts::view", read_token);
 
     api.add(

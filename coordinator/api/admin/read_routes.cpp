@@ -34,6 +34,19 @@ void add_list_route(endpoints& api, services& s, const std::string& path,
             });
 }
 
+void add_list_route(endpoints& api, services& s, const std::string& path,
+                    const std::string& permission, std::string count_sql, std::string select_sql,
+                    json (*to_json)(const pqxx::row&)) {
+    add_list_route(api, s, path, permission, std::move(count_sql),
+                   [sql = std::move(select_sql) + " LIMIT $1 OFFSET $2", to_json](
+                       pqxx::work& tx, const page_request& page) {
+                       json items = json::array();
+                       for (const auto& r : tx.exec_params(sql, page.limit, page.offset))
+                           items.push_back(to_json(r));
+                       return items;
+                   });
+}
+
 void add_get_route(endpoints& api, services& s, const std::string& path,
                    const std::string& permission, object_reader read) {
     api.add(verb::get, path, access::op(permission),

@@ -56,15 +56,7 @@ std::string region_name(const json& body, bool required) {
 
 void add_region_routes(endpoints& api, services& s) {
     add_list_route(api, s, "/regions", "hosts::view", "SELECT count(*) FROM regions",
-                   [](pqxx::work& tx, const page_request& page) {
-                       json items = json::array();
-                       for (const auto& r :
-                            tx.exec_params(k_region_select + "ORDER BY g.id LIMIT $1 OFFSET $2",
-                                           page.limit, page.offset)) {
-                           items.push_back(region_json(r));
-                       }
-                       return items;
-                   });
+                   k_region_select + "ORDER BY g.id", region_json);
     add_get_route(api, s, "/regions/{id}", "hosts::view", read_region);
 
     api.add(

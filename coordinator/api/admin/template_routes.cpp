@@ -216,15 +216,7 @@ std::string plan_code(pqxx::work& tx, const std::string& name) {
 void add_template_routes(endpoints& api, services& s) {
     add_list_route(api, s, "/vm_templates", "vm_template::view",
                    "SELECT count(*) FROM plans WHERE deleted_at IS NULL",
-                   [](pqxx::work& tx, const page_request& page) {
-                       json items = json::array();
-                       for (const auto& r :
-                            tx.exec_params(k_template_select + "ORDER BY p.id LIMIT $1 OFFSET $2",
-                                           page.limit, page.offset)) {
-                           items.push_back(template_json(r));
-                       }
-                       return items;
-                   });
+                   k_template_select + "ORDER BY p.id", template_json);
     add_get_route(api, s, "/vm_templates/{id}", "vm_template::view", read_template);
 
     api.add(
@@ -387,15 +379,7 @@ void add_template_routes(endpoints& api, services& s) {
             });
 
     add_list_route(api, s, "/cost_plans", "vm_template::view", "SELECT count(*) FROM cost_plans",
-                   [](pqxx::work& tx, const page_request& page) {
-                       json items = json::array();
-                       for (const auto& r :
-                            tx.exec_params(k_cost_plan_select + "ORDER BY c.id LIMIT $1 OFFSET $2",
-                                           page.limit, page.offset)) {
-                           items.push_back(cost_plan_json(r));
-                       }
-                       return items;
-                   });
+                   k_cost_plan_select + "ORDER BY c.id", cost_plan_json);
     add_get_route(api, s, "/cost_plans/{id}", "vm_template::view", read_cost_plan);
 
     api.add(
