@@ -40,29 +40,36 @@ void set_history_note(pqxx::work& tx, const std::string& note) {
 
 bool gave_up(const std::string& status) { return status == "failed" || status == "canceled"; }
 
-// A card refund the provider gave up on, even after it had succeeded (a closed card account):
-// the money is back with us, not on the card. It goes to the owner's credits instead, once, the
-// top-up it was taken from can be refunded again, and the owner is told.
-void return_to_credits(pqxx::work& tx, std::int64_t row_id, const std::string& why) {
+// The amount of a card refund that never reached the card goes to the owner's credits, once,
+// and the owner is told why.
+void credit_owner(pqxx::work& tx, const std::string& uid, const std::string& why) {
     const auto r = tx.exec_params1(
-        "SELECT r.uid, r.user_id, r.instance_id, r.payment_id, r.amount, r.currency, u.email "
-        "FROM provider_refunds r JOIN users u ON u.id = r.user_id WHERE r.id = $1",
-        row_id);
-    const auto uid = r[0].as<std::string>();
-    const auto user_id = r[1].as<std::int64_t>();
-    const auto amount = r[4].as<std::int64_t>();
-    const auto currency = r[5].as<std::string>();
-    tx.exec_params("UPDATE payments SET refunded_amount = refunded_amount - $2 WHERE id = $1",
-                   r[3].as<std::int64_t>(), amount);
+        "SELECT r.user_id, r.instance_id, r.amount, r.currency, u.email "
+        "FROM provider_refunds r JOIN users u ON u.id = r.user_id WHERE r.uid = $1",
+        uid);
+    const auto user_id = r[0].as<std::int64_t>();
+    const auto amount = r[2].as<std::int64_t>();
+    const auto currency = r[3].as<std::string>();
     open_account(tx, user_id, currency);
     post(tx, {user_id, "refund", amount, currency,
-              "card refund " + uid + " " + why + ", returned as credits", r[2].as<std::int64_t>(),
+              "card refund " + uid + " " + why + ", returned as credits", r[1].as<std::int64_t>(),
               std::nullopt, "card-refund-returned-" + uid});
-    mail::enqueue(tx, r[6].as<std::string>(), "Your refund was added to your credits",
+    mail::enqueue(tx, r[4].as<std::string>(), "Your refund was added to your credits",
                   "We refunded " + format_money(amount, currency) +
                       " to your card, and the card's bank did not take it (" + why +
                       "). The amount is now in your credits, where you can use it or ask us "
                       "to pay it out another way.\n");
+}
+
+// A card refund the provider gave up on, even after it had succeeded (a closed card account):
+// the money is back with us, not on the card. The top-up it was taken from can be refunded
+// again, and the amount goes to the owner's credits.
+void return_to_credits(pqxx::work& tx, const std::string& uid, const std::string& why) {
+    tx.exec_params(
+        "UPDATE payments p SET refunded_amount = p.refunded_amount - r.amount "
+        "FROM provider_refunds r WHERE r.uid = $1 AND p.id = r.payment_id",
+        uid);
+    credit_owner(tx, uid, why);
 }
 
 // Writes what the provider says of the refund row `where` ($1: key) picks; false when none.
@@ -76,11 +83,11 @@ bool set_refund_status(pqxx::work& tx, const std::string& where, const std::stri
             "UPDATE provider_refunds r SET external_id = coalesce($2, r.external_id), status = $3, "
             "failure = CASE WHEN $3 IN ('failed', 'canceled') THEN coalesce(nullif($4, ''), "
             "r.failure) ELSE NULL END, updated_at = now() FROM old WHERE r.id = old.id "
-            "RETURNING r.id, old.status",
+            "RETURNING r.uid, old.status",
         key, external_id, status, failure);
     for (const auto& row : rows) {
         if (gave_up(status) && !gave_up(row[1].as<std::string>()))
-            return_to_credits(tx, row[0].as<std::int64_t>(),
+            return_to_credits(tx, row[0].as<std::string>(),
                               failure.empty() ? status : status + ": " + failure);
     }
     return !rows.empty();
@@ -219,6 +226,16 @@ card_refund_plan plan_card_refund(pqxx::work& tx, std::int64_t instance_id, time
     return plan;
 }
 
+refund_answer request_card_refund(payment_provider& pay, const card_refund& r) {
+    try {
+        return {pay.create_refund(r.payment_intent, r.amount, "requested_by_customer",
+                                  r.idempotency_key),
+                std::nullopt};
+    } catch (const payment_error& e) {
+        return {std::nullopt, e};
+    }
+}
+
 std::vector<card_refund> unissued_card_refunds(pqxx::transaction_base& tx,
                                                const std::string& job_uid) {
     std::vector<card_refund> out;
@@ -302,14 +319,7 @@ unanswered_refunds_report settle_unanswered_card_refunds(pqxx::connection& conn,
     }
     unanswered_refunds_report report;
     for (const auto& r : todo) {
-        std::optional<refund> issued;
-        std::optional<payment_error> failed;
-        try {
-            issued = pay.create_refund(r.payment_intent, r.amount, "requested_by_customer",
-                                       r.idempotency_key);
-        } catch (const payment_error& e) {
-            failed = e;
-        }
+        const refund_answer answer = request_card_refund(pay, r);
         pqxx::work tx(conn);
         // Another coordinator's sweep may have settled it meanwhile.
         if (tx.exec_params("SELECT 1 FROM provider_refunds WHERE uid = $1 AND status = "
@@ -317,22 +327,16 @@ unanswered_refunds_report settle_unanswered_card_refunds(pqxx::connection& conn,
                            r.uid)
                 .empty())
             continue;
-        if (issued) {
-            record_refund_issued(tx, r.uid, *issued);
+        if (answer.issued) {
+            record_refund_issued(tx, r.uid, *answer.issued);
             ++report.issued;
-        } else if (!failed->retryable()) {
-            const auto id = tx.exec_params1(
-                                  "UPDATE provider_refunds SET status = 'released', "
-                                  "failure = $2, updated_at = now() WHERE uid = $1 "
-                                  "RETURNING id",
-                                  r.uid, failed->what())[0]
-                                .as<std::int64_t>();
-            return_to_credits(tx, id, std::string("refused: ") + failed->what());
+        } else if (!answer.failed->retryable()) {
+            // Released: the top-up holds the amount no more; the owner gets it as credits.
+            record_refund_failed(tx, r.uid, answer.failed->what(), true);
+            credit_owner(tx, r.uid, std::string("refused: ") + answer.failed->what());
             ++report.returned;
         } else {
-            tx.exec_params(
-                "UPDATE provider_refunds SET failure = $2, updated_at = now() WHERE uid = $1",
-                r.uid, failed->what());
+            record_refund_failed(tx, r.uid, answer.failed->what(), false);
             ++report.waiting;
         }
         tx.commit();

@@ -63,6 +63,14 @@ card_refund_plan plan_from_json(const nlohmann::json& j);
 card_refund_plan plan_card_refund(pqxx::work& tx, std::int64_t instance_id, time_point from,
                                   const std::string& job_uid, const std::string& reason);
 
+// What the provider answered to one refund request: the refund it made, or why not.
+struct refund_answer {
+    std::optional<refund> issued;
+    std::optional<payment_error> failed;
+};
+// Asks the provider for `r` with the row's own idempotency key. Blocking.
+refund_answer request_card_refund(payment_provider& pay, const card_refund& r);
+
 // The job's rows the provider has not answered yet, oldest first.
 std::vector<card_refund> unissued_card_refunds(pqxx::transaction_base& tx,
                                                const std::string& job_uid);

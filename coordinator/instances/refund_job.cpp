@@ -61,30 +61,24 @@ json issue_card_refunds(jobs::step_context& ctx, billing::payment_provider* paym
     for (const auto& r : todo) {
         ctx.progress("Refunding " + billing::format_money(r.amount, r.currency) + " to " +
                      r.payment_intent);
-        std::optional<billing::refund> issued;
-        std::optional<billing::payment_error> failed;
-        try {
-            issued = payments->create_refund(r.payment_intent, r.amount, "requested_by_customer",
-                                             r.idempotency_key);
-        } catch (const billing::payment_error& e) {
-            failed = e;
-        }
+        const billing::refund_answer answer = billing::request_card_refund(*payments, r);
         // Each answer is kept at once: a later refusal fails the job, and this refund stays made.
         pqxx::work tx(ctx.connection());
-        if (issued) {
-            billing::record_refund_issued(tx, r.uid, *issued);
+        if (answer.issued) {
+            billing::record_refund_issued(tx, r.uid, *answer.issued);
             tx.commit();
             continue;
         }
-        billing::record_refund_failed(tx, r.uid, failed->what(), !failed->retryable());
+        billing::record_refund_failed(tx, r.uid, answer.failed->what(),
+                                      !answer.failed->retryable());
         tx.commit();
         const std::string what = "the provider did not refund " +
                                  billing::format_money(r.amount, r.currency) + " of " +
-                                 r.payment_intent + ": " + failed->what();
-        if (failed->retryable()) {
+                                 r.payment_intent + ": " + answer.failed->what();
+        if (answer.failed->retryable()) {
             throw jobs::retry_later(what, std::chrono::seconds(ctx.job().lease.attempt));
         }
-        throw jobs::step_failed(failed->code, what);
+        throw jobs::step_failed(answer.failed->code, what);
     }
     const json& plan = ctx.output_of(0);
     json refunds = json::array();
