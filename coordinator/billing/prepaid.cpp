@@ -57,7 +57,7 @@ paid_period pay_period_from_credits(pqxx::work& tx, std::int64_t instance_id, ti
                                price.amount, "", instance_id, start, end});
         draft.period_start = start;
         draft.period_end = end;
-        draft.idempotency_key = "vm-period:" + paid.payment_uid;
+        draft.idempotency_key = std::string(k_period_invoice_key) + paid.payment_uid;
         // Before its first placement a VM has no host: see company_of_instance for whose name.
         draft.seller_company_id = company_of_instance(tx, instance_id);
         const invoice bill = issue_invoice(tx, draft);

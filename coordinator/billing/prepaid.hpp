@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace vpsfleet::billing {
@@ -22,6 +23,10 @@ struct period_price {
 
 // The plan's cost plan. Throws billing_error plan_unpriced when the plan has none.
 period_price price_of_plan(pqxx::transaction_base& tx, std::int64_t plan_id);
+
+// A paid period's invoice has this idempotency key followed by the period's payment uid: how a
+// payment finds its invoice.
+inline constexpr std::string_view k_period_invoice_key = "vm-period:";
 
 struct paid_period {
     std::string payment_uid;  // empty for a free plan: nothing was charged or invoiced

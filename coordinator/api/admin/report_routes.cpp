@@ -11,6 +11,7 @@
 #include "coordinator/api/api_error.hpp"
 #include "coordinator/api/body.hpp"
 #include "coordinator/billing/money.hpp"
+#include "coordinator/billing/prepaid.hpp"
 #include "coordinator/store/sql.hpp"
 
 #include <algorithm>
@@ -92,57 +93,57 @@ const std::string k_company_vms =
 }  // namespace
 
 void add_report_routes(endpoints& api, services& s) {
-    api.add(
-        verb::get, "/reports/time-series", access::op("analytics::view"),
-        [&s](http::request& req, const path_params&, call&) -> asio::awaitable<http::response> {
-            const report_request r = report_params(req);
-            auto currency = query_param(req, "currency");
-            if (currency) {
-                *currency = ascii_upper(*currency);
-                if (!billing::is_currency_code(*currency)) {
-                    throw bad_request("currency must be a 3-letter currency code such as EUR");
+    api.add(verb::get, "/reports/time-series", access::op("analytics::view"),
+            [&s](http::request& req, const path_params&, call&) -> asio::awaitable<http::response> {
+                const report_request r = report_params(req);
+                auto currency = query_param(req, "currency");
+                if (currency) {
+                    *currency = ascii_upper(*currency);
+                    if (!billing::is_currency_code(*currency)) {
+                        throw bad_request("currency must be a 3-letter currency code such as EUR");
+                    }
                 }
-            }
-            auto report = [&](pqxx::connection& conn) {
-                pqxx::work tx(conn);
-                const company_row company = company_of(tx, r.company_id);
-                const std::string wanted = currency.value_or(company.base_currency);
-                json payments = json::array();
-                for (const auto& p : tx.exec_params(
-                         "SELECT p.uid, p.instance_id, " + store::iso8601("p.created_at") + ", " +
-                             store::iso8601("p.expires_at") +
-                             ", p.amount, p.currency, p.method, p.external_id, "
-                             "p.status = 'paid', p.time_value, COALESCE(v.tax, 0) "
-                             "FROM payments p " +
-                             k_company_vms +
-                             "LEFT JOIN invoices v ON v.idempotency_key = 'vm-period:' || p.uid "
-                             "WHERE p.purpose = 'vm_renewal' AND p.currency = $4 AND " +
-                             in_days("p.created_at") + "ORDER BY p.created_at, p.id",
-                         r.company_id, r.start_date, r.end_date, wanted)) {
-                    const auto paid_in = p[5].as<std::string>();
-                    payments.push_back({{"id", p[0].as<std::string>()},
-                                        {"vm_id", p[1].as<std::int64_t>()},
-                                        {"created", p[2].as<std::string>()},
-                                        {"expires", p[3].as<std::string>()},
-                                        {"amount", p[4].as<std::int64_t>()},
-                                        {"currency", paid_in},
-                                        {"payment_method", p[6].as<std::string>()},
-                                        {"external_id", text_or_null(p[7])},
-                                        {"is_paid", p[8].as<bool>()},
-                                        {"rate", rate_for(paid_in, company.base_currency)},
-                                        {"time_value", p[9].as<std::int64_t>()},
-                                        {"tax", p[10].as<std::int64_t>()},
-                                        {"company_id", r.company_id},
-                                        {"company_name", company.name},
-                                        {"company_base_currency", company.base_currency}});
-                }
-                return json{{"start_date", r.start_date},
-                            {"end_date", r.end_date},
-                            {"payments", std::move(payments)}};
-            };
-            const json out = co_await s.db.run(report);
-            co_return json_reply(admin_data(out));
-        });
+                auto report = [&](pqxx::connection& conn) {
+                    pqxx::work tx(conn);
+                    const company_row company = company_of(tx, r.company_id);
+                    const std::string wanted = currency.value_or(company.base_currency);
+                    json payments = json::array();
+                    for (const auto& p : tx.exec_params(
+                             "SELECT p.uid, p.instance_id, " + store::iso8601("p.created_at") +
+                                 ", " + store::iso8601("p.expires_at") +
+                                 ", p.amount, p.currency, p.method, p.external_id, "
+                                 "p.status = 'paid', p.time_value, COALESCE(v.tax, 0) "
+                                 "FROM payments p " +
+                                 k_company_vms +
+                                 "LEFT JOIN invoices v ON v.idempotency_key = $5 || p.uid "
+                                 "WHERE p.purpose = 'vm_renewal' AND p.currency = $4 AND " +
+                                 in_days("p.created_at") + "ORDER BY p.created_at, p.id",
+                             r.company_id, r.start_date, r.end_date, wanted,
+                             std::string(billing::k_period_invoice_key))) {
+                        const auto paid_in = p[5].as<std::string>();
+                        payments.push_back({{"id", p[0].as<std::string>()},
+                                            {"vm_id", p[1].as<std::int64_t>()},
+                                            {"created", p[2].as<std::string>()},
+                                            {"expires", p[3].as<std::string>()},
+                                            {"amount", p[4].as<std::int64_t>()},
+                                            {"currency", paid_in},
+                                            {"payment_method", p[6].as<std::string>()},
+                                            {"external_id", text_or_null(p[7])},
+                                            {"is_paid", p[8].as<bool>()},
+                                            {"rate", rate_for(paid_in, company.base_currency)},
+                                            {"time_value", p[9].as<std::int64_t>()},
+                                            {"tax", p[10].as<std::int64_t>()},
+                                            {"company_id", r.company_id},
+                                            {"company_name", company.name},
+                                            {"company_base_currency", company.base_currency}});
+                    }
+                    return json{{"start_date", r.start_date},
+                                {"end_date", r.end_date},
+                                {"payments", std::move(payments)}};
+                };
+                const json out = co_await s.db.run(report);
+                co_return json_reply(admin_data(out));
+            });
 
     // One row per referred VM: its first paid period, when that was paid within the range.
     api.add(verb::get, "/reports/referral-usage/time-series", access::op("analytics::view"),
