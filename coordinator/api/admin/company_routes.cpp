@@ -7,6 +7,7 @@
 #include "coordinator/api/api_error.hpp"
 #include "coordinator/api/body.hpp"
 #include "coordinator/audit/audit_log.hpp"
+#include "coordinator/auth/accounts.hpp"
 #include "coordinator/store/sql.hpp"
 
 #include <algorithm>
@@ -91,9 +92,7 @@ std::optional<std::string> optional_text(const json& body, const std::string& fi
                               {{"field", field}});
         }
     }
-    if (field == "email" &&
-        (value->find('@') == std::string::npos ||
-         std::ranges::any_of(*value, [](unsigned char c) { return c <= ' '; }))) {
+    if (field == "email" && !auth::valid_email(*value)) {
         throw bad_request("email must be an email address", {{"field", field}});
     }
     return value;
